@@ -1,0 +1,82 @@
+/* dlsym.c - route (b): programs that look driver functions up themselves.
+ *
+ * cudart looks up only cuGetProcAddress_v2 with dlsym; cuBLASLt, cuBLAS,
+ * XLA, CuPy (ctypes) and pynvml look hooked names up directly. This file
+ * exports dlsym: for a hooked name whose real answer is the real driver (or
+ * NVML) function, or our own export, it returns our hook; for every other
+ * name it returns glibc's answer. glibc's dlsym is found with dlvsym,
+ * "GLIBC_2.34" first, then "GLIBC_2.2.5" (__libc_dlsym is gone since 2.34).
+ *
+ * RTLD_NEXT is resolved by glibc relative to its caller's object. The last
+ * statement of dlsym() is a tail call so that, for every name we do not
+ * hook, glibc sees the program's return address, not ours.
+ */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "dlsym.h"
+#include "hook.h"
+#include "hooks_state.h"
+
+typedef void *dlsym_fn(void *handle, const char *name);
+
+static _Atomic(dlsym_fn *) glibc_dlsym;
+
+static dlsym_fn *find_glibc_dlsym(void)
+{
+	dlsym_fn *fn = atomic_load_explicit(&glibc_dlsym, memory_order_acquire);
+	if (fn != NULL)
+		return fn;
+	fn = (dlsym_fn *)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+	if (fn == NULL)
+		fn = (dlsym_fn *)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+	atomic_store_explicit(&glibc_dlsym, fn, memory_order_release);
+	return fn;
+}
+
+void *real_dlsym(void *handle, const char *name)
+{
+	dlsym_fn *fn = find_glibc_dlsym();
+	return fn != NULL ? fn(handle, name) : NULL;
+}
+
+static int may_be_hooked(const char *name)
+{
+	return name != NULL && ((name[0] == 'c' && name[1] == 'u') ||
+				(name[0] == 'n' && name[1] == 'v' && name[2] == 'm'));
+}
+
+/* Our hook for a lookup of a hooked name, or NULL to give glibc's answer. */
+static void *hooked_answer(void *handle, const char *name)
+{
+	hooks_config();
+	void *hook = hook_by_name(name);
+	if (hook == NULL)
+		return NULL;
+	if (handle == RTLD_NEXT)
+		return hook;
+	if (hooks_initialising())
+		return NULL;
+	if (hook_name_is_nvml(name))
+		hooks_init_nvml();
+	else
+		hooks_init();
+	void *found = real_dlsym(handle, name);
+	if (found == NULL)
+		return NULL;
+	if (found == hook || found == hook_real_by_name(name))
+		return hook;
+	return NULL;
+}
+
+__attribute__((optimize("optimize-sibling-calls")))
+HOOK_EXPORT void *dlsym(void *handle, const char *name)
+{
+	if (may_be_hooked(name)) {
+		void *hook = hooked_answer(handle, name);
+		if (hook != NULL)
+			return hook;
+	}
+	return find_glibc_dlsym()(handle, name);
+}

@@ -1,0 +1,29 @@
+/* launch.c - the launch hooks: every kernel or graph launch passes the gate.
+ *
+ * The bodies are generated from the `launch` and `launchex` rows of table.h:
+ * each asks the gate (gate.h) for permission, launches, and tells the gate
+ * the launch is done. All policy (the token ring) is behind the gate.
+ */
+#include "gate.h"
+#include "hook.h"
+#include "select.h"
+
+#define LAUNCH_BODY(name, params, args, stream)          \
+	HOOK_EXPORT CUresult name params                 \
+	{                                                \
+		HOOK_BEGIN(name, args);                  \
+		struct gate_pass pass;                   \
+		gate_enter(&pass, (stream));             \
+		CUresult r = real.name args;             \
+		gate_leave(&pass);                       \
+		hook_leave();                            \
+		return r;                                \
+	}
+
+#undef SELECT_launch
+#undef SELECT_launchex
+#define SELECT_launch(lib, name, params, args) LAUNCH_BODY(name, params, args, hStream)
+#define SELECT_launchex(lib, name, params, args) \
+	LAUNCH_BODY(name, params, args, config != NULL ? config->hStream : NULL)
+
+ALL_HOOKS(SELECT)

@@ -1,0 +1,93 @@
+/* log.c - capped, allocation-free logging; see log.h. */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { LOG_LINE_MAX = 512, LOG_MESSAGES_MAX = 1000 };
+
+static _Atomic int log_level = LOG_OFF;
+static int log_fd = STDERR_FILENO;
+static _Atomic unsigned log_count;
+static char log_last_error[LOG_LINE_MAX];
+
+static const char *const level_names[] = {
+	[LOG_OFF] = "off", [LOG_ERROR] = "error", [LOG_WARN] = "warning",
+	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+void log_setup(enum log_level level, const char *path)
+{
+	if (path != NULL && path[0] != '\0') {
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			log_fd = fd;
+	}
+	atomic_store(&log_level, level);
+}
+
+int log_enabled(enum log_level level)
+{
+	return level != LOG_OFF && (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	int saved_errno = errno;
+	int off = snprintf(line, sizeof(line), "cuslice[%d]: %s: ", (int)getpid(), level_names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)off + (n < 0 ? 0 : (size_t)n);
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	line[len] = '\0';
+
+	if (level == LOG_ERROR) {
+		strncpy(log_last_error, line + off, sizeof(log_last_error) - 1);
+		log_last_error[strcspn(log_last_error, "\n")] = '\0';
+	}
+	if (!log_enabled(level))
+		goto out;
+	unsigned count = atomic_fetch_add(&log_count, 1);
+	if (count < LOG_MESSAGES_MAX) {
+		write_all(log_fd, line, len);
+	} else if (count == LOG_MESSAGES_MAX) {
+		static const char cap[] = "cuslice: further messages suppressed\n";
+		write_all(log_fd, cap, sizeof(cap) - 1);
+	}
+out:
+	errno = saved_errno;
+}
+
+const char *log_last(void)
+{
+	return log_last_error;
+}
+
+void log_reset_after_fork(void)
+{
+	atomic_store(&log_count, 0);
+	log_last_error[0] = '\0';
+}

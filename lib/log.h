@@ -1,0 +1,45 @@
+/* log.h - the library's only voice: silent unless CUSLICE_LOG asks.
+ *
+ * A sharing library lives inside someone else's program, so by default it
+ * writes nothing anywhere. CUSLICE_LOG=error|warn|info|debug turns messages
+ * on; they go to stderr, or to CUSLICE_LOG_FILE when that is set. Nothing
+ * here allocates, every message is one write(2), and the total number of
+ * messages a process emits is capped so a hot loop cannot flood a log.
+ * log_last() keeps the most recent error even when logging is off, so that
+ * it can be published (cuslice status shows it).
+ */
+#ifndef CUSLICE_LOG_H
+#define CUSLICE_LOG_H
+
+enum log_level {
+	LOG_OFF = 0,
+	LOG_ERROR,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+};
+
+/* Sets the level and the destination. path may be NULL or "" for stderr.
+ * On error (path cannot be opened) messages go to stderr. */
+void log_setup(enum log_level level, const char *path);
+
+/* Returns nonzero if a message at this level would be written. */
+int log_enabled(enum log_level level);
+
+/* Formats and writes one line "cuslice[pid]: <level>: <text>\n".
+ * Errors are always remembered for log_last(), even when not written. */
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The text of the most recent error of this process, "" if none. */
+const char *log_last(void);
+
+/* Forgets state inherited from a parent process (after fork). */
+void log_reset_after_fork(void);
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif
