@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "device.h"
 #include "dlsym.h"
 #include "gate.h"
 #include "hook.h"
@@ -170,6 +171,7 @@ static void after_fork_child(void)
 	log_reset_after_fork();
 	gate_after_fork();
 	mem_after_fork();
+	device_after_fork();
 }
 
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
@@ -265,4 +267,5 @@ __attribute__((destructor)) static void at_exit(void)
 {
 	hooks_config();
 	write_trace();
+	device_leave_all();
 }

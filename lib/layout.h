@@ -1,0 +1,137 @@
+/* layout.h - the per-GPU shared file: one ring and one memory ledger.
+ *
+ * DESIGN
+ * Every process that uses a GPU through cuslice maps one file per physical
+ * GPU, $CUSLICE_DIR/gpu-<UUID>.shm (keyed by UUID because CUDA_VISIBLE_DEVICES
+ * reorders ordinals). Pods share it through a hostPath, so it is read by
+ * processes in other PID namespaces and, possibly, by a crashed writer's
+ * leftovers: nothing here may be trusted blindly. Every field is fixed-width,
+ * every index read from the file is bounds-checked before use, and the file
+ * opens with magic, ABI version and sizes that gpufile_open() checks before
+ * anything else is read.
+ *
+ *   offset 0     struct cs_header   identity of the file (written once, by
+ *                                   its creator, before the file is linked
+ *                                   into place: readers never see it half
+ *                                   written)
+ *   offset 4096  struct cs_ring     the token and the ring's counters
+ *   offset 8192  struct cs_member[CS_MEMBERS_MAX]
+ *                                   one slot per member process, 1 KiB each,
+ *                                   cache-line-aligned sections
+ *
+ * Liveness. A member holds an open-file-description (OFD) write lock on one
+ * byte per slot, at CS_LOCK_BASE + 2*slot, for as long as it lives; the
+ * kernel drops it when the process dies, SIGKILL included, whatever PID
+ * namespace it was in. member_alive() asks the kernel (F_OFD_GETLK); a slot
+ * whose state is ACTIVE but whose lock is free belongs to a dead process and
+ * is reaped by whoever takes the lock first. A second, classic POSIX lock at
+ * CS_LOCK_BASE + 2*slot + 1 exists only so that F_GETLK can tell a reader
+ * the member's pid as seen from the reader's own PID namespace (the host
+ * pid, for `cuslice status` run on the node).
+ *
+ * Ownership of fields: the identity section of a slot is written by its
+ * owner while it holds the slot lock and before it publishes state = ACTIVE
+ * (release); readers load state (acquire) first. The ring and ledger
+ * sections are described in ring.c and ledger.c.
+ */
+#ifndef CUSLICE_LAYOUT_H
+#define CUSLICE_LAYOUT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CS_MAGIC UINT64_C(0x31454349534c5543) /* "CUSLICE1" little-endian */
+#define CS_ABI_VERSION 1u
+#define CS_MEMBERS_MAX 64u
+#define CS_LOCK_BASE (UINT64_C(1) << 40)
+#define CS_NAME_MAX 64
+#define CS_NOTE_MAX 128
+#define CS_UUID_MAX 64
+#define CS_WAIT_BUCKETS 24 /* wait-time histogram: bucket b counts waits < 2^b µs */
+
+enum cs_member_state { MEMBER_FREE = 0, MEMBER_ACTIVE = 1 };
+enum cs_ring_state { RING_IDLE = 0, RING_WAITING = 1, RING_HOLDING = 2 };
+
+struct cs_header {
+	uint64_t magic;
+	uint32_t abi;
+	uint32_t header_size;     /* sizeof(struct cs_header) */
+	uint64_t file_size;       /* sizeof(struct cs_file) */
+	uint32_t members_max;     /* CS_MEMBERS_MAX */
+	uint32_t member_size;     /* sizeof(struct cs_member) */
+	uint32_t ring_offset;
+	uint32_t members_offset;
+	char uuid[CS_UUID_MAX];   /* the GPU this file is for */
+	uint64_t created_unix_ns;
+};
+
+/* The token word: generation << 16 | holder slot (CS_NO_HOLDER when free). */
+#define CS_NO_HOLDER 0xffffu
+#define TOKEN_HOLDER(t) ((unsigned)((t) & 0xffffu))
+#define TOKEN_GEN(t) ((t) >> 16)
+#define TOKEN_MAKE(gen, holder) (((uint64_t)(gen) << 16) | ((holder) & 0xffffu))
+
+struct cs_ring {
+	alignas(64) _Atomic uint64_t token;
+	_Atomic uint64_t grant_ns;        /* when the current holder got the token */
+	_Atomic uint32_t waiters;         /* members in RING_WAITING, a hint */
+	uint32_t slice_ms;                /* slice of the member that created the file */
+	alignas(64) _Atomic uint64_t vclock_ns;  /* the ring's virtual time, see ring.c */
+	_Atomic uint64_t handoffs;
+	_Atomic uint64_t overruns;        /* drains that hit the drain timeout */
+	_Atomic uint64_t revocations;     /* tokens taken from dead or stuck holders */
+	_Atomic uint64_t high_window_start_ns;
+	_Atomic uint64_t high_window_used_ns;
+	_Atomic uint64_t handoff_hist[CS_WAIT_BUCKETS]; /* drain end -> next first launch */
+};
+
+struct cs_member {
+	/* Identity: owner writes before publishing state. */
+	alignas(64) _Atomic uint32_t state;   /* enum cs_member_state */
+	uint32_t pid;                 /* in the owner's PID namespace */
+	uint64_t join_unix_ns;
+	uint64_t key;                 /* random per (process, GPU) membership */
+	uint32_t weight;
+	uint32_t priority;            /* enum priority_class */
+	int32_t ordinal;              /* CUDA ordinal in the owner's view */
+	uint32_t flags;
+	uint64_t declared_cap;        /* CUSLICE_MEM_LIMIT for this GPU, 0 = none */
+	uint64_t group_hash;          /* 0 = alone */
+	char group[CS_NAME_MAX];
+	char note[CS_NOTE_MAX];       /* last problem the member reported */
+
+	/* Ring, hot: written by the owner and by members handing it the token. */
+	alignas(64) _Atomic uint32_t grant_seq;  /* futex word: bumped on each grant */
+	_Atomic uint32_t agent_seq;   /* futex word: wakes the owner's agent */
+	_Atomic uint32_t ring_state;  /* enum cs_ring_state */
+	uint32_t reserved0;
+	_Atomic uint64_t vtime_ns;    /* GPU time held, divided by weight */
+	_Atomic uint64_t wait_since_ns;
+
+	/* Ring statistics: written by the owner only. */
+	alignas(64) _Atomic uint64_t launches;
+	_Atomic uint64_t held_ns;     /* token held, drain included */
+	_Atomic uint64_t waited_ns;
+	_Atomic uint64_t grants;
+	_Atomic uint64_t overruns;
+	_Atomic uint64_t wait_hist[CS_WAIT_BUCKETS];
+
+	/* Ledger: charged is changed by the owner and zeroed by a reaper. */
+	alignas(64) _Atomic uint64_t charged;  /* bytes reserved or held now */
+	_Atomic uint64_t peak;
+	_Atomic uint64_t refusals;    /* allocations refused at the cap */
+	_Atomic uint64_t allocations;
+
+	alignas(64) uint8_t reserved[256];
+};
+
+struct cs_file {
+	struct cs_header header;
+	alignas(4096) struct cs_ring ring;
+	alignas(4096) struct cs_member members[CS_MEMBERS_MAX];
+};
+
+_Static_assert(sizeof(struct cs_member) <= 1024, "member slot grew past 1 KiB");
+
+#endif
