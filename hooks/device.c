@@ -76,7 +76,9 @@ static void join_file(struct device *d)
 			gpufile_close(&d->file);
 	}
 	if (err != 0) {
-		snprintf(d->problem, sizeof(d->problem), "%s %s", d->file.path, why);
+		char path[sizeof(d->file.path)];
+		memcpy(path, d->file.path, sizeof(path));
+		snprintf(d->problem, sizeof(d->problem), "%s %s", path, why);
 		log_error("shared file %s; this process runs unthrottled, with its memory "
 			  "cap kept per process", d->problem);
 		atomic_store_explicit(&d->status, DEVICE_LOCAL, memory_order_release);

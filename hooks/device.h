@@ -30,7 +30,7 @@ struct device {
 	uint64_t card_total;         /* real device memory */
 	struct gpufile file;         /* valid when status == DEVICE_READY */
 	unsigned slot;               /* our member slot in file */
-	char problem[160];           /* why status is DEVICE_LOCAL */
+	char problem[600];           /* why status is DEVICE_LOCAL */
 };
 
 /* The device of the calling thread's current context, joined on first use,
