@@ -1,14 +1,57 @@
 /* capture.c - synchronisation and stream-capture hooks.
  *
- * Foundation: the rows of kind sync and capture count and forward. The ring
- * uses the capture rows to know when a drain must not synchronise.
+ * The capture hooks tell the gate which streams are being captured: launches
+ * into them pass without the token (they do not execute), and the ring's
+ * drain waits while a global-mode capture is open instead of synchronising,
+ * which would invalidate it. The sync rows only count and forward.
  */
+#include "gate.h"
 #include "hook.h"
 #include "select.h"
 
 #undef SELECT_sync
-#undef SELECT_capture
 #define SELECT_sync HOOK_PASS
-#define SELECT_capture HOOK_PASS
 
 ALL_HOOKS(SELECT)
+
+#define BEGIN_CAPTURE_BODY(name, params, args)                       \
+	HOOK_EXPORT CUresult name params                             \
+	{                                                            \
+		HOOK_BEGIN(name, args);                              \
+		capture_begin();                                     \
+		CUresult r = real.name args;                         \
+		capture_begun(hStream, mode, r == CUDA_SUCCESS);     \
+		hook_leave();                                        \
+		return r;                                            \
+	}
+
+#define END_CAPTURE_BODY(name)                                                   \
+	HOOK_EXPORT CUresult name(CUstream hStream, CUgraph *phGraph)            \
+	{                                                                        \
+		HOOK_BEGIN(name, (hStream, phGraph));                            \
+		CUresult r = real.name(hStream, phGraph);                        \
+		capture_end(hStream);                                            \
+		hook_leave();                                                    \
+		return r;                                                        \
+	}
+
+#define IS_CAPTURING_BODY(name)                                                         \
+	HOOK_EXPORT CUresult name(CUstream hStream, CUstreamCaptureStatus *captureStatus) \
+	{                                                                               \
+		HOOK_BEGIN(name, (hStream, captureStatus));                             \
+		CUresult r = real.name(hStream, captureStatus);                         \
+		hook_leave();                                                           \
+		return r;                                                               \
+	}
+
+BEGIN_CAPTURE_BODY(cuStreamBeginCapture_v2, (CUstream hStream, CUstreamCaptureMode mode),
+		   (hStream, mode))
+BEGIN_CAPTURE_BODY(cuStreamBeginCapture_v2_ptsz, (CUstream hStream, CUstreamCaptureMode mode),
+		   (hStream, mode))
+BEGIN_CAPTURE_BODY(cuStreamBeginCaptureToGraph, CAPTURE_TO_GRAPH_PARAMS, CAPTURE_TO_GRAPH_ARGS)
+BEGIN_CAPTURE_BODY(cuStreamBeginCaptureToGraph_ptsz, CAPTURE_TO_GRAPH_PARAMS,
+		   CAPTURE_TO_GRAPH_ARGS)
+END_CAPTURE_BODY(cuStreamEndCapture)
+END_CAPTURE_BODY(cuStreamEndCapture_ptsz)
+IS_CAPTURING_BODY(cuStreamIsCapturing)
+IS_CAPTURING_BODY(cuStreamIsCapturing_ptsz)

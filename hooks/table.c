@@ -267,5 +267,6 @@ __attribute__((destructor)) static void at_exit(void)
 {
 	hooks_config();
 	write_trace();
+	gate_shutdown();
 	device_leave_all();
 }

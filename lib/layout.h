@@ -48,6 +48,7 @@
 #define CS_NAME_MAX 64
 #define CS_NOTE_MAX 128
 #define CS_UUID_MAX 64
+#define CS_HIST 12        /* entries of the per-member GPU-time history */
 #define CS_WAIT_BUCKETS 24 /* wait-time histogram: bucket b counts waits < 2^b µs */
 
 enum cs_member_state { MEMBER_FREE = 0, MEMBER_ACTIVE = 1 };
@@ -75,7 +76,7 @@ struct cs_header {
 struct cs_ring {
 	alignas(64) _Atomic uint64_t token;
 	_Atomic uint64_t grant_ns;        /* when the current holder got the token */
-	_Atomic uint32_t waiters;         /* members in RING_WAITING, a hint */
+	uint32_t reserved1;
 	uint32_t slice_ms;                /* slice of the member that created the file */
 	alignas(64) _Atomic uint64_t vclock_ns;  /* the ring's virtual time, see ring.c */
 	_Atomic uint64_t handoffs;
@@ -111,7 +112,8 @@ struct cs_member {
 
 	/* Ring statistics: written by the owner only. */
 	alignas(64) _Atomic uint64_t launches;
-	_Atomic uint64_t held_ns;     /* token held, drain included */
+	_Atomic uint64_t held_ns;     /* token held, drain included (includes the
+	                               * current hold, published by the agent) */
 	_Atomic uint64_t waited_ns;
 	_Atomic uint64_t grants;
 	_Atomic uint64_t overruns;
@@ -123,7 +125,12 @@ struct cs_member {
 	_Atomic uint64_t refusals;    /* allocations refused at the cap */
 	_Atomic uint64_t allocations;
 
-	alignas(64) uint8_t reserved[256];
+	/* GPU-time history for "share over the last 10 s": the owner's agent
+	 * appends (time, held_ns) about once a second, ring buffer. */
+	alignas(64) _Atomic uint32_t hist_pos;   /* next entry to write */
+	uint32_t reserved2;
+	_Atomic uint64_t hist_t_ns[CS_HIST];
+	_Atomic uint64_t hist_held_ns[CS_HIST];
 };
 
 struct cs_file {

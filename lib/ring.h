@@ -1,11 +1,125 @@
-/* ring.h - the token ring in the per-GPU file (see ring.c). */
+/* ring.h - the token ring: one process at a time submits GPU work.
+ *
+ * The protocol is in ring.c's DESIGN comment and docs/ring.md. A process
+ * that uses a GPU is one member of that GPU's ring. Its launch hooks pass
+ * through ring_enter_fast()/ring_leave(); when the fast check fails they
+ * call ring_enter_slow(), which blocks until this member holds the token.
+ * A per-member agent thread owns the slice clock: it closes the gate,
+ * drains, and hands the token on.
+ *
+ * lib/ knows nothing of CUDA: draining and periodic housekeeping are
+ * callbacks (struct ring_ops) supplied by the hooks.
+ */
 #ifndef CUSLICE_RING_H
 #define CUSLICE_RING_H
 
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "gpufile.h"
 #include "layout.h"
 
+struct ring_config {
+	uint64_t slice_ns;
+	uint64_t drain_timeout_ns;
+	uint64_t hold_timeout_ns;
+	uint32_t weight;          /* 1..100 */
+	int priority;             /* enum priority_class */
+	uint32_t high_max_share;  /* percent, 1..100 */
+};
+
+struct ring_ops {
+	/* Waits until every piece of work this member has submitted is done.
+	 * Runs on the member's drainer thread; may block for long. 0 or a
+	 * negative errno. */
+	int (*drain)(void *arg);
+	/* Called by the agent about every 200 ms (reaping dead members). */
+	void (*periodic)(void *arg);
+	/* Called first on each thread the ring starts (agent, drainer). */
+	void (*thread_init)(void *arg);
+	void *arg;
+};
+
+struct ring_member {
+	/* Read by every launch. */
+	alignas(64) _Atomic int open;      /* we hold the token and the slice is open */
+	_Atomic uint64_t my_token;         /* the token value we opened the gate with */
+	struct cs_ring *ring;
+	/* Written by every launch. */
+	alignas(64) _Atomic int64_t inflight; /* launches between gate check and submit */
+	_Atomic uint64_t launches;
+	/* Cold. */
+	alignas(64) struct gpufile *g;
+	unsigned slot;
+	struct cs_member *me;
+	struct ring_config cfg;
+	struct ring_ops ops;
+	pthread_mutex_t acquire_lock;      /* one acquirer per process */
+	pthread_mutex_t yield_lock;        /* agent hand-off vs. acquirer claim */
+	_Atomic int acquiring;
+	_Atomic int stop;
+	int started;
+	pthread_t agent;
+	/* Agent-private slice state. */
+	uint64_t hold_start_ns;            /* token received */
+	uint64_t charge_from_ns;           /* start of contested holding */
+	int contested;                     /* someone was waiting at the last step */
+	uint64_t last_launches;
+	uint64_t quiet_since_ns;           /* launches unchanged since */
+	/* Drainer: a thread that runs ops.drain so the agent can time out. */
+	pthread_t drainer;
+	pthread_mutex_t drain_lock;
+	pthread_cond_t drain_cond;
+	uint64_t drain_requested, drain_done;
+	int drain_result;
+};
+
+/* Makes this process a ring member through its already-joined slot and
+ * starts its agent and drainer threads. Returns 0 or a negative errno
+ * (threads could not be started); on error nothing is left running. */
+int ring_member_start(struct ring_member *m, struct gpufile *g, unsigned slot,
+		      const struct ring_config *cfg, const struct ring_ops *ops);
+
+/* Stops the threads and gives the token away if held (at exit). */
+void ring_member_stop(struct ring_member *m);
+
+/* Fast path of a launch: nonzero when this member may submit now (and the
+ * launch is counted in flight until ring_leave()); zero when the caller
+ * must use ring_enter_slow() (nothing is held then). No syscall, no lock. */
+static inline int ring_enter_fast(struct ring_member *m)
+{
+	atomic_fetch_add(&m->inflight, 1);
+	if (__builtin_expect(atomic_load(&m->open) &&
+			     atomic_load_explicit(&m->ring->token, memory_order_relaxed) ==
+				     atomic_load_explicit(&m->my_token, memory_order_relaxed), 1))
+		return 1;
+	atomic_fetch_sub(&m->inflight, 1);
+	return 0;
+}
+
+/* Slow path: waits until this member holds the token with its gate open,
+ * then counts the launch in flight. */
+void ring_enter_slow(struct ring_member *m);
+
+/* The launch has been submitted. */
+static inline void ring_leave(struct ring_member *m)
+{
+	atomic_fetch_add_explicit(&m->launches, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&m->inflight, 1, memory_order_release);
+}
+
 /* Takes a member that died or left out of the ring: clears its waiting
- * state and, if it held the token, passes the token on. */
+ * state and, if it held the token, frees the token and wakes the waiters.
+ * Called with the member's slot lock held (by a reaper) or by the member. */
 void ring_forget(struct cs_file *f, unsigned slot);
+
+/* Nonzero if this member is the holder of its ring's token now. */
+int ring_holding(const struct ring_member *m);
+
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC is one clock per host,
+ * shared by every container on it). */
+uint64_t ring_now_ns(void);
 
 #endif

@@ -1,0 +1,166 @@
+"""harness.py - runs real programs under libcuslice.so against the simulated driver.
+
+Every test gets a Sandbox: a fresh temporary folder with its own CUSLICE_DIR
+(the shared ring/ledger files) and SIMCUDA_DIR (the simulated GPU's memory),
+so tests never see each other's state. meson passes the paths of the built
+library and simulator in CUSLICE_LIB, SIMCUDA_LIBDIR and SIMCUDA_STAT.
+
+main(globals()) runs every test_* function of the calling script, prints one
+line per test and a closing 'N passed, M failed' line, and exits non-zero if
+anything failed.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+LIB = os.environ.get("CUSLICE_LIB", "")
+SIM_LIBDIR = os.environ.get("SIMCUDA_LIBDIR", "")
+SIM_STAT = os.environ.get("SIMCUDA_STAT", "")
+BUILD_ROOT = os.environ.get("CUSLICE_BUILD_ROOT", "")
+
+
+class Sandbox:
+    def __init__(self, name="t"):
+        self.root = tempfile.mkdtemp(prefix="cuslice-%s-" % name)
+        self.cuslice_dir = os.path.join(self.root, "cuslice")
+        self.sim_dir = os.path.join(self.root, "sim")
+        self.sim_log = os.path.join(self.root, "sim.log")
+        os.makedirs(self.sim_dir)
+
+    def path(self, name):
+        return os.path.join(self.root, name)
+
+    def env(self, preload=True, **extra):
+        """The environment for a program: the simulated driver first on the
+        library path, our library preloaded unless preload=False."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CUSLICE_") and not k.startswith("SIMCUDA_")}
+        env["LD_LIBRARY_PATH"] = SIM_LIBDIR + (":" + env["LD_LIBRARY_PATH"]
+                                               if env.get("LD_LIBRARY_PATH") else "")
+        env["CUSLICE_DIR"] = self.cuslice_dir
+        env["SIMCUDA_DIR"] = self.sim_dir
+        env["SIMCUDA_LOG"] = self.sim_log
+        if preload:
+            env["LD_PRELOAD"] = LIB
+        else:
+            env.pop("LD_PRELOAD", None)
+        for k, v in extra.items():
+            env[k] = str(v)
+        return env
+
+    def run(self, argv, preload=True, timeout=120, check=True, **extra):
+        p = subprocess.run(argv, env=self.env(preload, **extra), capture_output=True,
+                           text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s"
+                                 % (argv, p.returncode, p.stdout, p.stderr))
+        return p
+
+    def spawn(self, argv, preload=True, **extra):
+        return subprocess.Popen(argv, env=self.env(preload, **extra),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def kernels(self):
+        """The simulated driver's log: [(pid, start_ns, end_ns)]."""
+        out = []
+        if not os.path.exists(self.sim_log):
+            return out
+        with open(self.sim_log) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3:
+                    out.append((int(parts[0]), int(parts[1]), int(parts[2])))
+        return out
+
+    def sim_stat(self, device=0):
+        """used/peak/total bytes the simulated GPU holds for all processes."""
+        p = subprocess.run([SIM_STAT, "--dir", self.sim_dir, "--device", str(device)],
+                           capture_output=True, text=True, check=True)
+        words = p.stdout.split()
+        return {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)}
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def read_trace(path):
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            name, n = line.split()
+            counts[name] = int(n)
+    return counts
+
+
+def program(name):
+    """Path of a test program built by meson under tests/integration."""
+    for sub in ("routes", "memory", "ring", "cli"):
+        p = os.path.join(BUILD_ROOT, "tests", "integration", sub, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(name)
+
+
+def busy_by_pid(kernels, t0=None, t1=None):
+    """Kernel time per pid, clipped to [t0, t1] when given."""
+    out = {}
+    for pid, s, e in kernels:
+        if t0 is not None:
+            s = max(s, t0)
+        if t1 is not None:
+            e = min(e, t1)
+        if e > s:
+            out[pid] = out.get(pid, 0) + (e - s)
+    return out
+
+
+def overlap_ns(kernels):
+    """Time during which kernels of two or more different processes ran."""
+    events = []
+    for pid, s, e in kernels:
+        events.append((s, 1, pid))
+        events.append((e, -1, pid))
+    events.sort()
+    running = {}
+    total = 0
+    last = None
+    for t, kind, pid in events:
+        if last is not None and len([p for p, n in running.items() if n > 0]) >= 2:
+            total += t - last
+        running[pid] = running.get(pid, 0) + kind
+        last = t
+    return total
+
+
+def wait_for(cond, timeout=10.0, step=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def main(namespace):
+    tests = [(n, f) for n, f in sorted(namespace.items())
+             if n.startswith("test_") and callable(f)]
+    only = sys.argv[1:]
+    passed = failed = 0
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("ok   %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
