@@ -48,8 +48,14 @@ static void *const hook_fns[HOOK_COUNT] = {
 #undef X
 };
 
+/* The lib column of a row as a constant, 1 for NVML. ("cuda" and "nvml" have
+ * the same length: the names cannot be told apart with sizeof.) */
+#define LIB_IS_NVML_cuda 0
+#define LIB_IS_NVML_nvml 1
+#define IS_NVML(lib) LIB_IS_NVML_##lib
+
 static const int hook_is_nvml[HOOK_COUNT] = {
-#define X(kind, lib, name, params, args) [HOOK_##name] = sizeof(#lib) == sizeof("nvml"),
+#define X(kind, lib, name, params, args) [HOOK_##name] = IS_NVML(lib),
 	ALL_HOOKS(X)
 #undef X
 };
@@ -136,12 +142,12 @@ static void resolve_cuda(void)
 		return;
 	}
 #define X(kind, lib, name, params, args) \
-	if (sizeof(#lib) == sizeof("cuda")) \
+	if (!IS_NVML(lib)) \
 		*(void **)&real.name = real_dlsym(h, #name);
 	ALL_HOOKS(X)
 #undef X
 #define X(lib, ret, name, params) \
-	if (sizeof(#lib) == sizeof("cuda")) \
+	if (!IS_NVML(lib)) \
 		*(void **)&real.name = real_dlsym(h, #name);
 	CUDA_NEEDED(X)
 #undef X
@@ -179,8 +185,12 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 /* Configuration and logging: cheap, no library loading. */
 static void load_config(void)
 {
+	/* Bad values are reported through the log, which the table itself
+	 * configures: a first, silent pass finds CUSLICE_LOG and
+	 * CUSLICE_LOG_FILE, the second reports. */
 	config_load_env(&hooks_cfg);
 	log_setup((enum log_level)hooks_cfg.log_level, hooks_cfg.log_file);
+	config_load_env(&hooks_cfg);
 	hooks_counting = hooks_cfg.trace[0] != '\0';
 	build_name_index();
 }
@@ -227,12 +237,12 @@ static void resolve_nvml(void)
 		return;
 	}
 #define X(kind, lib, name, params, args) \
-	if (sizeof(#lib) == sizeof("nvml")) \
+	if (IS_NVML(lib)) \
 		*(void **)&real.name = real_dlsym(h, #name);
 	ALL_HOOKS(X)
 #undef X
 #define X(lib, ret, name, params) \
-	if (sizeof(#lib) == sizeof("nvml")) \
+	if (IS_NVML(lib)) \
 		*(void **)&real.name = real_dlsym(h, #name);
 	CUDA_NEEDED(X)
 #undef X

@@ -163,7 +163,8 @@ static int effective_class(const struct ring_member *m, const struct cs_member *
 
 /* The waiting member that should hold the token next, or -1. Its class is
  * stored in *cls. No syscalls. */
-static int pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t skip_mask)
+static int pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t *vtime,
+		     uint64_t skip_mask)
 {
 	struct cs_file *f = m->g->map;
 	int best = -1, best_cls = -1;
@@ -188,6 +189,8 @@ static int pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64
 	}
 	if (cls != NULL)
 		*cls = best_cls;
+	if (vtime != NULL)
+		*vtime = best_vt;
 	return best;
 }
 
@@ -221,7 +224,7 @@ static void hand_off(struct ring_member *m, uint64_t token, uint64_t now)
 	uint64_t skip = 0;
 	int next;
 	for (;;) {
-		next = pick_next(m, now, NULL, skip);
+		next = pick_next(m, now, NULL, NULL, skip);
 		if (next < 0 || member_alive(m->g, (unsigned)next) != 0)
 			break;
 		skip |= UINT64_C(1) << next; /* dead: the reaper will clear it */
@@ -231,7 +234,7 @@ static void hand_off(struct ring_member *m, uint64_t token, uint64_t now)
 	if (!pass_token(m, token, next, now) || next >= 0)
 		return;
 	uint64_t freed = TOKEN_MAKE(TOKEN_GEN(token) + 1, CS_NO_HOLDER);
-	next = pick_next(m, now, NULL, skip);
+	next = pick_next(m, now, NULL, NULL, skip);
 	if (next >= 0)
 		pass_token(m, freed, next, now);
 }
@@ -390,6 +393,15 @@ static int holder_idle(struct ring_member *m, uint64_t now, uint64_t slice_end)
 	return 1;
 }
 
+/* Nonzero when, with this slice charged, our vtime is still below the best
+ * waiter's: the waiter would not be chosen over us. */
+static int keeps_turn(const struct ring_member *m, uint64_t now, uint64_t waiter_vtime)
+{
+	uint64_t charged = now > m->charge_from_ns ? now - m->charge_from_ns : 0;
+	uint64_t mine = atomic_load(&m->me->vtime_ns) + charged / (m->cfg.weight ? m->cfg.weight : 1);
+	return mine < waiter_vtime;
+}
+
 /* One step of a holder's agent. Returns how long to sleep (0: step again).
  * Runs with yield_lock held, so an acquirer of this process never sees a
  * half-finished hand-off. */
@@ -401,7 +413,8 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 		return 0;
 	}
 	int best_cls;
-	int best = pick_next(m, now, &best_cls, 0);
+	uint64_t best_vt;
+	int best = pick_next(m, now, &best_cls, &best_vt, 0);
 	if (best < 0) {
 		/* Uncontested: nothing to charge, nothing to yield to. */
 		m->charge_from_ns = now;
@@ -420,6 +433,14 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 	    high_over_budget(m->ring, &m->cfg, now, now - m->charge_from_ns))
 		my_cls = PRIORITY_NORMAL;
 	uint64_t slice_end = m->hold_start_ns + m->cfg.slice_ns;
+	if (now >= slice_end && best_cls <= my_cls && keeps_turn(m, now, best_vt)) {
+		/* Still owed time (a heavier weight): charge this slice, start
+		 * another without a hand-off. */
+		account_hold(m, now);
+		m->hold_start_ns = now;
+		m->charge_from_ns = now;
+		return 0;
+	}
 	if (best_cls > my_cls || now >= slice_end || holder_idle(m, now, slice_end)) {
 		yield_token(m);
 		return 0;
@@ -718,6 +739,15 @@ void ring_member_stop(struct ring_member *m)
 	}
 	atomic_store(&m->open, 0);
 	pthread_mutex_unlock(&m->yield_lock);
-	/* The drainer may be blocked in the driver; it is not joined. */
-	pthread_detach(m->drainer);
+	/* The drainer may be blocked in the driver: wait a little, then let
+	 * it go. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += 200 * 1000 * 1000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(m->drainer, NULL, &deadline) != 0)
+		pthread_detach(m->drainer);
 }
