@@ -98,8 +98,11 @@ def read_trace(path):
 
 def program(name):
     """Path of a test program built by meson under tests/integration."""
-    for sub in ("routes", "memory", "ring", "cli"):
-        p = os.path.join(BUILD_ROOT, "tests", "integration", sub, name)
+    places = [os.path.join(BUILD_ROOT, "tests", "integration", sub, name)
+              for sub in ("routes", "memory", "ring", "cli")]
+    places += [os.path.join(BUILD_ROOT, "examples", name),
+               os.path.join(BUILD_ROOT, "tools", name)]
+    for p in places:
         if os.path.exists(p):
             return p
     raise FileNotFoundError(name)
