@@ -84,6 +84,9 @@ static void join_file(struct device *d)
 		atomic_store_explicit(&d->status, DEVICE_LOCAL, memory_order_release);
 		return;
 	}
+	/* Publish the last configuration problem, for cuslice status. */
+	struct cs_member *me = &d->file.map->members[d->slot];
+	strncpy(me->note, log_last(), sizeof(me->note) - 1);
 	atomic_store_explicit(&d->status, DEVICE_READY, memory_order_release);
 }
 
@@ -156,6 +159,30 @@ void device_for_each(void (*fn)(struct device *d, void *arg), void *arg)
 		if (d != NULL)
 			fn(d, arg);
 	}
+}
+
+int device_uuid_of(CUdevice dev, char *out, size_t len)
+{
+	CUuuid u;
+	if (real.cuDeviceGetUuid_v2 == NULL || real.cuDeviceGetUuid_v2(&u, dev) != CUDA_SUCCESS)
+		return -ENODEV;
+	format_uuid(&u, out, len);
+	return 0;
+}
+
+int device_ordinal_by_uuid(const char *uuid)
+{
+	int count = 0;
+	if (real.cuDeviceGetCount == NULL || real.cuDeviceGetCount(&count) != CUDA_SUCCESS)
+		return -1; /* not initialised: we do not do it for the caller */
+	for (int i = 0; i < count && i < DEVICES_MAX; i++) {
+		CUdevice dev;
+		char mine[CS_UUID_MAX];
+		if (real.cuDeviceGet(&dev, i) == CUDA_SUCCESS &&
+		    device_uuid_of(dev, mine, sizeof(mine)) == 0 && strcasecmp(mine, uuid) == 0)
+			return i;
+	}
+	return -1;
 }
 
 int device_reap(struct device *d)
