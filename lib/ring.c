@@ -85,6 +85,9 @@ enum {
 	QUIET_NS = 500 * 1000,        /* no launch for this long: maybe idle */
 	GRACE_NS = 200 * 1000,        /* after a probe, wait this long for a launch */
 	POLL_NS = 250 * 1000,         /* agent step while someone waits */
+	HIGH_QUIET_NS = 20 * 1000,    /* the same for a high member, which */
+	HIGH_GRACE_NS = 30 * 1000,    /* preempted someone and should give */
+	HIGH_POLL_NS = 25 * 1000,     /* the GPU back as soon as it is done */
 	PERIODIC_NS = 200 * 1000 * 1000,
 	HIST_PERIOD_NS = 1000 * 1000 * 1000,
 	HIGH_WINDOW_NS = 1000 * 1000 * 1000,
@@ -146,7 +149,10 @@ static void high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns)
 {
 	uint64_t start = atomic_load(&r->high_window_start_ns);
 	if (now - start >= HIGH_WINDOW_NS) {
-		atomic_store(&r->high_window_start_ns, now);
+		/* A new window, starting where this hold started (at most a
+		 * window ago). */
+		uint64_t back = held_ns < HIGH_WINDOW_NS ? held_ns : HIGH_WINDOW_NS;
+		atomic_store(&r->high_window_start_ns, now - back);
 		atomic_store(&r->high_window_used_ns, held_ns);
 	} else {
 		atomic_fetch_add(&r->high_window_used_ns, held_ns);
@@ -157,7 +163,7 @@ static int effective_class(const struct ring_member *m, const struct cs_member *
 {
 	int cls = class_of(c);
 	if (cls == PRIORITY_HIGH && high_over_budget(m->ring, &m->cfg, now, 0))
-		return PRIORITY_NORMAL;
+		return PRIORITY_LOW; /* spent its share: waits behind normal work */
 	return cls;
 }
 
@@ -338,7 +344,7 @@ static void account_hold(struct ring_member *m, uint64_t now)
 	atomic_fetch_add(&me->held_ns, held);
 	atomic_fetch_add(&me->vtime_ns, charged / (m->cfg.weight ? m->cfg.weight : 1));
 	if (m->cfg.priority == PRIORITY_HIGH)
-		high_account(m->ring, now, charged);
+		high_account(m->ring, now, held);
 	m->hold_start_ns = 0;
 }
 
@@ -381,11 +387,13 @@ static int holder_idle(struct ring_member *m, uint64_t now, uint64_t slice_end)
 		m->quiet_since_ns = now;
 		return 0;
 	}
-	if (now - m->quiet_since_ns < QUIET_NS || atomic_load(&m->inflight) > 0)
+	int high = m->cfg.priority == PRIORITY_HIGH;
+	if (now - m->quiet_since_ns < (high ? HIGH_QUIET_NS : QUIET_NS) ||
+	    atomic_load(&m->inflight) > 0)
 		return 0;
 	uint64_t left = slice_end > now ? slice_end - now : 0;
 	drain_bounded(m, left > MS ? left : MS);
-	sleep_ns(GRACE_NS);
+	sleep_ns(high ? HIGH_GRACE_NS : GRACE_NS);
 	if (atomic_load_explicit(&m->launches, memory_order_relaxed) != launches) {
 		m->quiet_since_ns = ring_now_ns();
 		return 0;
@@ -415,11 +423,22 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 	int best_cls;
 	uint64_t best_vt;
 	int best = pick_next(m, now, &best_cls, &best_vt, 0);
-	if (best < 0) {
-		/* Uncontested: nothing to charge, nothing to yield to. */
+	int my_cls = effective_class(m, m->me, now);
+	if (my_cls == PRIORITY_HIGH &&
+	    high_over_budget(m->ring, &m->cfg, now, now - m->hold_start_ns))
+		my_cls = PRIORITY_LOW;
+	uint64_t poll = m->cfg.priority == PRIORITY_HIGH ? HIGH_POLL_NS : POLL_NS;
+	uint64_t slice_end = m->hold_start_ns + m->cfg.slice_ns;
+	if (best < 0 || best_cls < my_cls) {
+		/* Uncontested, or only lower classes wait: nothing is charged;
+		 * a lower class gets the GPU only when we are idle. */
 		m->charge_from_ns = now;
 		m->contested = 0;
-		return 100 * MS;
+		if (best >= 0 && holder_idle(m, now, now + m->cfg.slice_ns)) {
+			yield_token(m);
+			return 0;
+		}
+		return best < 0 ? 100 * MS : poll;
 	}
 	if (!m->contested) {
 		/* Charging starts when the first waiter started waiting. */
@@ -428,12 +447,7 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 			m->charge_from_ns = since;
 		m->contested = 1;
 	}
-	int my_cls = effective_class(m, m->me, now);
-	if (my_cls == PRIORITY_HIGH &&
-	    high_over_budget(m->ring, &m->cfg, now, now - m->charge_from_ns))
-		my_cls = PRIORITY_NORMAL;
-	uint64_t slice_end = m->hold_start_ns + m->cfg.slice_ns;
-	if (now >= slice_end && best_cls <= my_cls && keeps_turn(m, now, best_vt)) {
+	if (now >= slice_end && best_cls == my_cls && keeps_turn(m, now, best_vt)) {
 		/* Still owed time (a heavier weight): charge this slice, start
 		 * another without a hand-off. */
 		account_hold(m, now);
@@ -446,7 +460,7 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 		return 0;
 	}
 	uint64_t left = slice_end - now;
-	return left < POLL_NS ? left : POLL_NS;
+	return left < poll ? left : poll;
 }
 
 static void publish_stats(struct ring_member *m, uint64_t now, uint64_t *next_hist)
