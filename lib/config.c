@@ -1,6 +1,8 @@
 /* config.c - the CUSLICE_* table and its parser; see config.h. */
 #include "config.h"
 
+#include "cuslice.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -37,7 +39,7 @@ static const struct var vars[] = {
 	{ { "CUSLICE_TRACE", "path", "(none)",
 	    "At exit, write '<symbol> <count>' for every intercepted symbol; %p becomes the pid." },
 	  KIND_PATH, OFF(trace), NULL, 0, 0 },
-	{ { "CUSLICE_DIR", "path", "/dev/shm/cuslice",
+	{ { "CUSLICE_DIR", "path", CUSLICE_DEFAULT_DIR,
 	    "Folder of the per-GPU ring and ledger files shared by the processes of a node." },
 	  KIND_PATH, OFF(dir), NULL, 0, 0 },
 	{ { "CUSLICE_MEM_LIMIT", "size | ORD=size,… | GPU-UUID=size,…", "(no cap)",
@@ -90,7 +92,7 @@ static void set_defaults(struct cs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = LOG_OFF;
-	strcpy(cfg->dir, "/dev/shm/cuslice");
+	strcpy(cfg->dir, CUSLICE_DEFAULT_DIR);
 	cfg->count_managed = 1;
 	cfg->ctx_reserve = 512ULL << 20;
 	cfg->weight = 1;

@@ -41,8 +41,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "cuslice.h"
+
 #define CS_MAGIC UINT64_C(0x31454349534c5543) /* "CUSLICE1" little-endian */
-#define CS_ABI_VERSION 1u
+#define CS_ABI_VERSION ((uint32_t)CUSLICE_SHM_ABI)
 #define CS_MEMBERS_MAX 64u
 #define CS_LOCK_BASE (UINT64_C(1) << 40)
 #define CS_NAME_MAX 64
