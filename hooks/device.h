@@ -12,6 +12,7 @@
 #define CUSLICE_DEVICE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cuda_api.h"
@@ -50,6 +51,15 @@ struct device *device_by_uuid(const char *uuid);
 
 /* Calls fn for every joined device. */
 void device_for_each(void (*fn)(struct device *d, void *arg), void *arg);
+
+/* Writes the UUID ("GPU-…") of CUdevice dev into out. Returns 0, or
+ * -ENODEV when the driver does not give one. Joins nothing. */
+int device_uuid_of(CUdevice dev, char *out, size_t len);
+
+/* The CUdevice this process sees for a GPU UUID (case-insensitive), or -1
+ * when none matches or the driver is not initialised yet. Never
+ * initialises the driver and joins nothing (NVML queries use it). */
+int device_ordinal_by_uuid(const char *uuid);
 
 /* Returns dead members' resources on d's GPU now. Returns how many slots
  * were reaped. */
