@@ -227,6 +227,16 @@ static int parse_var(const struct var *v, const char *text, struct cs_config *cf
 	return -EINVAL;
 }
 
+/* A value as it can be shown in one log line: control characters become
+ * '?', and it is cut to len - 1 bytes. */
+static void printable(const char *text, char *out, size_t len)
+{
+	size_t n = 0;
+	for (; text[n] != '\0' && n < len - 1; n++)
+		out[n] = iscntrl((unsigned char)text[n]) ? '?' : text[n];
+	out[n] = '\0';
+}
+
 static const char *safe_behaviour(const struct var *v)
 {
 	if (v->kind == KIND_MEMSPEC)
@@ -246,7 +256,9 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		if (parse_var(v, text, cfg) == 0)
 			continue;
 		bad++;
-		log_error("%s='%.64s' is not valid: expected %s; %s", v->doc.name, text,
+		char shown[65];
+		printable(text, shown, sizeof(shown));
+		log_error("%s='%s' is not valid: expected %s; %s", v->doc.name, shown,
 			  v->doc.type, safe_behaviour(v));
 		if (v->kind != KIND_MEMSPEC) {
 			/* Put back this one field's default. */

@@ -50,7 +50,7 @@ uint64_t member_group_hash(const char *group)
 {
 	if (group == NULL || group[0] == '\0')
 		return 0;
-	uint64_t h = UINT64_C(1469598103934665603);
+	uint64_t h = UINT64_C(14695981039346656037);
 	for (const unsigned char *p = (const unsigned char *)group; *p != '\0'; p++) {
 		h ^= *p;
 		h *= UINT64_C(1099511628211);

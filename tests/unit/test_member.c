@@ -420,6 +420,7 @@ START_TEST(group_hash)
 	uint64_t a = member_group_hash("a");
 	ck_assert(a != 0);
 	ck_assert(a == member_group_hash("a"));
+	ck_assert(a == UINT64_C(0xaf63dc4c8601ec8c)); /* FNV-1a 64 of "a" */
 	ck_assert(a != member_group_hash("b"));
 	ck_assert(member_group_hash("team-1") != member_group_hash("team-2"));
 	ck_assert(member_group_hash("ab") != member_group_hash("ba"));

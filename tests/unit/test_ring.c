@@ -60,10 +60,19 @@ static int drain(void *arg)
 	return 0;
 }
 
+static void remove_dir(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/gpu-GPU-ring-test.shm", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void make_dir(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/cuslice-ring-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	atexit(remove_dir); /* each test runs in its own forked process */
 }
 
 static void member_open(struct tmember *t, uint32_t weight, int priority, uint64_t slice_ms)
