@@ -157,7 +157,6 @@ static void sim_atfork_parent(void)
  * in each child. Settings are read again at the child's first call. */
 static void sim_atfork_child(void)
 {
-    pthread_mutex_init(&sim_mutex, NULL);
     for (int i = 0; i < SIM_ID_COUNT; i++)
         atomic_store(&sim_counts[i], 0);
     atomic_store(&sim_init_done, false);
@@ -170,6 +169,7 @@ static void sim_atfork_child(void)
     sim_ctx_reset();
     sim_mem_reset();
     sim_device_reset();
+    sim_unlock(); /* taken by this thread in sim_atfork_prepare */
 }
 
 static void sim_atfork_register(void)

@@ -55,7 +55,9 @@ int sim_env_size(const char *name, uint64_t def, uint64_t *out)
         return 0;
     }
     rc = sim_env_parse_size(text, out);
-    if (rc < 0)
+    if (rc == -ERANGE)
+        sim_debug("%s=\"%s\" is too large", name, text);
+    else if (rc < 0)
         sim_debug("%s=\"%s\" is not a size: use digits with an optional K, M, G or T suffix",
                   name, text);
     return rc;

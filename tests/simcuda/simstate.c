@@ -143,6 +143,28 @@ close_fd:
     return rc;
 }
 
+/* Creates dir and any missing parents (0700). */
+static int sim_mkdir_p(const char *dir)
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof(path))
+        return len ? -ENAMETOOLONG : -EINVAL;
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
 int sim_state_open(const char *dir, int phys, struct sim_state **out)
 {
     struct sim_shared *shm = NULL;
@@ -152,8 +174,9 @@ int sim_state_open(const char *dir, int phys, struct sim_state **out)
 
     if (phys < 0 || phys >= SIM_MAX_DEVICES)
         return -EINVAL;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return -errno;
+    rc = sim_mkdir_p(dir);
+    if (rc < 0)
+        return rc;
     if (snprintf(path, sizeof(path), "%s/device%d.state", dir, phys) >= (int)sizeof(path))
         return -ENAMETOOLONG;
     rc = sim_state_map(path, &shm);

@@ -20,8 +20,8 @@ struct sim_state_usage {
     uint64_t total;  /* the total last announced by a process (0 if none yet) */
 };
 
-/* Maps <dir>/device<phys>.state, creating dir (0700) and the file (zeroed)
- * when missing. Fails with -EPROTO when the file holds another layout.
+/* Maps <dir>/device<phys>.state, creating dir and its parents (0700) and the
+ * file (zeroed) when missing. Fails with -EPROTO when the file holds another layout.
  * On error *out is unchanged and nothing stays open. */
 int sim_state_open(const char *dir, int phys, struct sim_state **out);
 
