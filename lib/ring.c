@@ -51,8 +51,8 @@
  * by held time / weight, where held time runs from the moment someone was
  * waiting until the drain finished, so overruns of long kernels are charged
  * and weights give proportional shares. A member that starts waiting lifts
- * its vtime to the smallest vtime of the members already busy, so idling
- * earns no credit.
+ * its vtime to the smallest vtime of the members already busy less one
+ * slice, so idling earns at most one slice of credit.
  *
  * Faults. A waiter re-checks the holder every quarter slice (1..50 ms): if
  * its slot is free or its kernel lock is gone (dead, SIGKILL included) the
@@ -533,7 +533,10 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	futex_bump(&me->agent_seq); /* start the slice clock */
 }
 
-/* Lifts our vtime to the smallest vtime of the members already busy. */
+/* Lifts our vtime to the smallest vtime of the members already busy, less
+ * one slice: idling earns no more than one slice of credit, so a member that
+ * pauses between steps keeps what it was owed, and one that slept for long
+ * cannot then monopolise the GPU. */
 static void catch_up_vtime(struct ring_member *m)
 {
 	struct cs_file *f = m->g->map;
@@ -547,7 +550,11 @@ static void catch_up_vtime(struct ring_member *m)
 		if (vt < floor)
 			floor = vt;
 	}
-	if (floor != UINT64_MAX && atomic_load(&m->me->vtime_ns) < floor)
+	uint64_t credit = m->cfg.slice_ns / (m->cfg.weight ? m->cfg.weight : 1);
+	if (floor == UINT64_MAX || floor < credit)
+		return;
+	floor -= credit;
+	if (atomic_load(&m->me->vtime_ns) < floor)
 		atomic_store(&m->me->vtime_ns, floor);
 }
 

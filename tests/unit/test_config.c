@@ -108,7 +108,7 @@ static void expect_defaults(const struct cs_config *c)
 	ck_assert_uint_eq(c->mem.n, 0);
 	ck_assert_str_eq(c->group, "");
 	ck_assert_int_eq(c->count_managed, 1);
-	ck_assert(c->ctx_reserve == UINT64_C(512) << 20);
+	ck_assert(c->ctx_reserve == UINT64_C(704) << 20);
 	ck_assert_uint_eq(c->weight, 1);
 	ck_assert_uint_eq(c->slice_ms, 20);
 	ck_assert_uint_eq(c->drain_timeout_ms, 2000);
