@@ -17,7 +17,7 @@ fi
 opts=(-Dtests=disabled --buildtype=release)
 [ -f /usr/include/uthash.h ] || opts+=("-Duthash_include=$root/.deps/uthash")
 "${meson[@]}" setup build-gpu "${opts[@]}" >/dev/null
-ninja -C build-gpu hooks/libcuslice.so examples/spin >/dev/null
+ninja -C build-gpu hooks/libcuslice.so examples/spin tests/bench/fastpath >/dev/null
 # The CLI is optional here (status/top captures use it).
 ninja -C build-gpu tools/cuslice >/dev/null 2>&1 || echo "build.sh: no cuslice CLI" >&2
 echo "$root/build-gpu"

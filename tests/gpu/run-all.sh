@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh - the real-GPU suites, as one command for the device tool.
 #
-# usage: tests/gpu/run-all.sh STAGE...   stages: routes bench memory ring
+# usage: tests/gpu/run-all.sh STAGE...
+#   stages: routes bench memory ring priority fastpath
 # Builds the library (build.sh) unless build-gpu/ is already there, runs the
 # named suites with LIB pointing at it, and leaves in $OUT at most 8 files:
 # <stage>.md summaries, env.txt (GPU, driver, versions) and all.tar.gz (every
@@ -36,6 +37,10 @@ for stage in "$@"; do
 		cp "$WORK/$stage/results.txt" "$OUT/memory.txt" 2>/dev/null ;;
 	ring) OUT=$WORK/$stage timeout 560 "$root/tests/gpu/ring/run.sh" "$B" >"$WORK/$stage/stdout" 2>&1
 		cp "$WORK/$stage/ring-summary.md" "$OUT/ring.md" 2>/dev/null ;;
+	priority) OUT=$WORK/$stage timeout 400 "$root/tests/gpu/priority/run.sh" "$B" >"$WORK/$stage/stdout" 2>&1
+		cp "$WORK/$stage/priority.md" "$OUT/priority.md" 2>/dev/null ;;
+	fastpath) "$B/tests/bench/fastpath" >"$WORK/$stage/stdout" 2>&1
+		cp "$WORK/$stage/stdout" "$OUT/fastpath.txt" ;;
 	*) echo "unknown stage $stage" >&2 ;;
 	esac
 	echo "=== $stage rc=$?" >&2
