@@ -26,6 +26,6 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./build-tsan/tests/unit/t
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer: unit tests and simulator self-test"
 [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C build-asan
-export ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1"
+export ASAN_OPTIONS="detect_leaks=1:handle_segv=0" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1"
 meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
 meson test -C build-asan simcuda-selftest --print-errorlogs
