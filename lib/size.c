@@ -33,23 +33,36 @@ static int suffix_shift(const char *s, unsigned *shift)
 	return -EINVAL;
 }
 
+/* Reads the decimal digits after optional white space at *p, advancing *p
+ * past them. Returns 0, -EINVAL (no digit) or -ERANGE (over 64 bits). */
+static int leading_number(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	if (s == NULL)
+		return -EINVAL;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	uint64_t v = 0;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned digit = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - digit) / 10)
+			return -ERANGE;
+		v = v * 10 + digit;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
 int size_parse(const char *text, uint64_t *out)
 {
-	if (text == NULL)
-		return -EINVAL;
 	const char *p = text;
-	while (isspace((unsigned char)*p))
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-
-	uint64_t whole = 0;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned digit = (unsigned)(*p - '0');
-		if (whole > (UINT64_MAX - digit) / 10)
-			return -ERANGE;
-		whole = whole * 10 + digit;
-	}
+	uint64_t whole;
+	int err = leading_number(&p, &whole);
+	if (err != 0)
+		return err;
 	/* The fraction is kept as numerator/denominator, up to 9 digits. */
 	uint64_t frac = 0, denom = 1;
 	if (*p == '.') {
@@ -85,20 +98,11 @@ int size_parse(const char *text, uint64_t *out)
 
 int uint_parse(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
-	if (text == NULL)
-		return -EINVAL;
 	const char *p = text;
-	while (isspace((unsigned char)*p))
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	uint64_t v = 0;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned digit = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - digit) / 10)
-			return -ERANGE;
-		v = v * 10 + digit;
-	}
+	uint64_t v;
+	int err = leading_number(&p, &v);
+	if (err != 0)
+		return err;
 	while (isspace((unsigned char)*p))
 		p++;
 	if (*p != '\0')
