@@ -82,9 +82,12 @@
 #define NO_TOKEN UINT64_MAX
 
 enum {
-	QUIET_NS = 500 * 1000,        /* no launch for this long: maybe idle */
-	GRACE_NS = 200 * 1000,        /* after a probe, wait this long for a launch */
-	POLL_NS = 250 * 1000,         /* agent step while someone waits */
+	/* Idle detection: quiet + poll + grace stay under 1 ms, so a holder
+	 * whose work is done yields within 1 ms of its last work finishing,
+	 * while the grace still covers a framework's CPU time between steps. */
+	QUIET_NS = 250 * 1000,        /* no launch for this long: maybe idle */
+	GRACE_NS = 500 * 1000,        /* after a probe, wait this long for a launch */
+	POLL_NS = 200 * 1000,         /* agent step while someone waits */
 	HIGH_QUIET_NS = 20 * 1000,    /* the same for a high member, which */
 	HIGH_GRACE_NS = 30 * 1000,    /* preempted someone and should give */
 	HIGH_POLL_NS = 25 * 1000,     /* the GPU back as soon as it is done */

@@ -88,6 +88,11 @@ LD_PRELOAD=$LIB python3 "$here/train.py" cuslice/1 "$T" "$start" >>"$LOG" 2>&1 &
 LD_PRELOAD=$LIB python3 "$here/train.py" cuslice/2 "$T" "$start" >>"$LOG" 2>&1 &
 wait
 
+start=$(now_plus 8)
+CUSLICE_WEIGHT=2 LD_PRELOAD=$LIB python3 "$here/train.py" weights21/w2 "$T" "$start" >>"$LOG" 2>&1 &
+CUSLICE_WEIGHT=1 LD_PRELOAD=$LIB python3 "$here/train.py" weights21/w1 "$T" "$start" >>"$LOG" 2>&1 &
+wait
+
 echo "== CUDA graphs with two members" >&2
 LD_PRELOAD=$LIB python3 "$here/graphs.py" g1 5 >>"$LOG" 2>&1 &
 LD_PRELOAD=$LIB python3 "$here/graphs.py" g2 5 >>"$LOG" 2>&1 &

@@ -1,0 +1,12 @@
+/* top_none.c - `cuslice top` in a cuslice built without ncurses (its -dev
+ * package was missing at build time). */
+#include "cli.h"
+
+int cmd_top(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	fprintf(stderr, "cuslice top: not available: this cuslice was built without ncurses "
+			"(install libncurses-dev and rebuild); 'cuslice status' shows the same "
+			"data once\n");
+	return EXIT_PROBLEM;
+}
