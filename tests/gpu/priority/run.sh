@@ -34,6 +34,10 @@ python3 "$here/server.py" alone "$SECS" >>"$LOG" 2>&1
 python3 "$ring/train.py" alone "$SECS" >>"$LOG" 2>&1
 pair native "" ""
 pair high-normal "LD_PRELOAD=$LIB CUSLICE_PRIORITY=high" "LD_PRELOAD=$LIB"
+for g in ${GUARDS:-80 100}; do
+	pair "high-normal-guard$g" "LD_PRELOAD=$LIB CUSLICE_PRIORITY=high CUSLICE_HIGH_MAX_SHARE=$g" \
+		"LD_PRELOAD=$LIB CUSLICE_HIGH_MAX_SHARE=$g"
+done
 pair normal-normal "LD_PRELOAD=$LIB" "LD_PRELOAD=$LIB"
 start=$(at 10)
 LD_PRELOAD=$LIB CUSLICE_PRIORITY=low python3 "$ring/train.py" low-normal/low "$SECS" "$start" >>"$LOG" 2>&1 &

@@ -13,14 +13,15 @@ for line in open(sys.argv[1]):
         print("LOG: " + line.strip())
 
 s0, t0 = server.get("alone"), train.get("alone")
-print("| run | server p50 ms | server p99 ms | p99 / alone | server max ms | training steps/s | training / alone |")
-print("|---|---|---|---|---|---|---|")
-for label in ("alone", "native", "high-normal", "normal-normal"):
+print("| run | server p50 ms | server p99 ms | p99 / alone | server max ms | late requests | training steps/s | training / alone |")
+print("|---|---|---|---|---|---|---|---|")
+for label in ["alone", "native", "high-normal"] + sorted(k for k in server if "guard" in k) + ["normal-normal"]:
     s, t = server.get(label), train.get(label)
     if not s:
         continue
-    print("| %s | %s | %s | %.2f | %s | %s | %s |" % (
+    print("| %s | %s | %s | %.2f | %s | %s | %s | %s |" % (
         label, s["p50_ms"], s["p99_ms"], float(s["p99_ms"]) / float(s0["p99_ms"]), s["max_ms"],
+        s.get("late", "-"),
         t["rate"] if t else "-", "%.3f" % (float(t["rate"]) / float(t0["rate"])) if t else "-"))
 lo, no = train.get("low-normal/low"), train.get("low-normal/normal")
 if lo and no:
