@@ -69,7 +69,7 @@ static const struct var vars[] = {
 	{ { "CUSLICE_PRIORITY", "high|normal|low", "normal",
 	    "Priority class: high preempts slices, low runs only when others idle." },
 	  KIND_ENUM, OFF(priority), priority_choices, 0, 0 },
-	{ { "CUSLICE_HIGH_MAX_SHARE", "1..100", "50",
+	{ { "CUSLICE_HIGH_MAX_SHARE", "1..100", "80",
 	    "Most GPU time (percent over a 1 s window) high members take while others wait." },
 	  KIND_UINT, OFF(high_max_share), NULL, 1, 100 },
 	{ { "CUSLICE_RING", "on|off", "on",
@@ -100,7 +100,7 @@ static void set_defaults(struct cs_config *cfg)
 	cfg->drain_timeout_ms = 2000;
 	cfg->hold_timeout_ms = 1000;
 	cfg->priority = PRIORITY_NORMAL;
-	cfg->high_max_share = 50;
+	cfg->high_max_share = 80; /* from the H100 server+training runs: docs/benchmarks.md */
 	cfg->ring = 1;
 }
 

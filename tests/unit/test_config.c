@@ -114,7 +114,7 @@ static void expect_defaults(const struct cs_config *c)
 	ck_assert_uint_eq(c->drain_timeout_ms, 2000);
 	ck_assert_uint_eq(c->hold_timeout_ms, 1000);
 	ck_assert_int_eq(c->priority, PRIORITY_NORMAL);
-	ck_assert_uint_eq(c->high_max_share, 50);
+	ck_assert_uint_eq(c->high_max_share, 80);
 	ck_assert_int_eq(c->ring, 1);
 }
 
