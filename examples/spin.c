@@ -11,7 +11,7 @@
  * where a step is one batch of --batch launches followed by a synchronize.
  *
  * usage: spin [--seconds S] [--work N] [--batch B] [--name NAME] [--start-at UNIX_S]
- *             [--idle]
+ *             [--idle] [--device ORDINAL]
  *   --work N    iterations per thread (real GPU) or µs per kernel (simulated)
  *   --start-at  wait until this CLOCK_REALTIME second before starting
  *   --idle      join the GPU (allocate once) and sleep for --seconds
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 {
 	double seconds = 5, start_at = 0;
 	unsigned work = 0, batch = 1;
-	int idle = 0;
+	int idle = 0, ordinal = 0;
 	const char *name = "spin";
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
@@ -137,9 +137,11 @@ int main(int argc, char **argv)
 			start_at = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--idle"))
 			idle = 1;
+		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+			ordinal = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: spin [--seconds S] [--work N] [--batch B] "
-					"[--name NAME] [--start-at UNIX_S] [--idle]\n");
+					"[--name NAME] [--start-at UNIX_S] [--idle] [--device N]\n");
 			return 2;
 		}
 	}
@@ -152,7 +154,7 @@ int main(int argc, char **argv)
 	CUcontext ctx;
 	if ((r = cu.init(0)) != CUDA_SUCCESS)
 		die("cuInit", r);
-	if ((r = cu.device_get(&dev, 0)) != CUDA_SUCCESS)
+	if ((r = cu.device_get(&dev, ordinal)) != CUDA_SUCCESS)
 		die("cuDeviceGet", r);
 	if ((r = cu.retain(&ctx, dev)) != CUDA_SUCCESS)
 		die("cuDevicePrimaryCtxRetain", r);

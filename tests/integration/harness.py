@@ -64,15 +64,16 @@ class Sandbox:
         return subprocess.Popen(argv, env=self.env(preload, **extra),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def kernels(self):
-        """The simulated driver's log: [(pid, start_ns, end_ns)]."""
+    def kernels(self, device=None):
+        """The simulated driver's log: [(pid, start_ns, end_ns)], of one
+        physical device when device is given."""
         out = []
         if not os.path.exists(self.sim_log):
             return out
         with open(self.sim_log) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) == 3:
+                if len(parts) == 4 and (device is None or int(parts[3]) == device):
                     out.append((int(parts[0]), int(parts[1]), int(parts[2])))
         return out
 

@@ -274,5 +274,30 @@ def test_long_kernel_cannot_stall_the_ring_past_the_drain_timeout():
         box.cleanup()
 
 
+def test_a_process_on_two_gpus_is_a_member_of_each_ring():
+    box = harness.Sandbox("multigpu")
+    try:
+        env = {"SIMCUDA_DEVICES": 2, "CUSLICE_SLICE_MS": 5}
+        both = box.spawn([harness.program("multigpu"), "3"], **env)
+        spins = [box.spawn([SPIN, "--seconds", "3", "--work", "1000", "--device", str(i)], **env)
+                 for i in (0, 1)]
+        for p in [both] + spins:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+        files = sorted(f for f in os.listdir(box.cuslice_dir) if f.startswith("gpu-"))
+        assert len(files) == 2, files
+        for dev, spin in ((0, spins[0]), (1, spins[1])):
+            ks = box.kernels(device=dev)
+            assert {k[0] for k in ks} == {both.pid, spin.pid}, (dev, {k[0] for k in ks})
+            # The two-GPU process uses each GPU half of the time, and waits
+            # for a turn on each: it gets less, but must get some.
+            got, t0, t1 = shares(ks)
+            assert min(got.values()) > 0.05, (dev, got)
+            over = harness.overlap_ns(clipped(ks, t0, t1)) / (t1 - t0)
+            assert over < 0.01, (dev, over)
+    finally:
+        box.cleanup()
+
+
 if __name__ == "__main__":
     harness.main(globals())
