@@ -3,16 +3,32 @@
  * The capture hooks tell the gate which streams are being captured: launches
  * into them pass without the token (they do not execute), and the ring's
  * drain waits while a global-mode capture is open instead of synchronising,
- * which would invalidate it. The sync rows only count and forward.
+ * which would invalidate it. A context synchronize that returns tells the
+ * gate that the program's work is done (a high member then hands the GPU
+ * back at once).
  */
 #include "gate.h"
 #include "hook.h"
-#include "select.h"
 
-#undef SELECT_sync
-#define SELECT_sync HOOK_PASS
+HOOK_EXPORT CUresult cuCtxSynchronize(void)
+{
+	HOOK_BEGIN(cuCtxSynchronize, ());
+	CUresult r = real.cuCtxSynchronize();
+	if (r == CUDA_SUCCESS)
+		gate_synced();
+	hook_leave();
+	return r;
+}
 
-ALL_HOOKS(SELECT)
+HOOK_EXPORT CUresult cuCtxSynchronize_v2(CUcontext ctx)
+{
+	HOOK_BEGIN(cuCtxSynchronize_v2, (ctx));
+	CUresult r = real.cuCtxSynchronize_v2(ctx);
+	if (r == CUDA_SUCCESS)
+		gate_synced();
+	hook_leave();
+	return r;
+}
 
 #define BEGIN_CAPTURE_BODY(name, params, args)                       \
 	HOOK_EXPORT CUresult name params                             \

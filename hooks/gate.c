@@ -195,6 +195,22 @@ void gate_enter(struct gate_pass *pass, CUstream stream)
 	gate_slow(g, d != NULL ? d : g->d, pass, stream);
 }
 
+void gate_synced(void)
+{
+	struct gate *g = atomic_load_explicit(&only_gate, memory_order_relaxed);
+	if (g == NULL) {
+		CUdevice dev;
+		if (real.cuCtxGetDevice == NULL || real.cuCtxGetDevice(&dev) != CUDA_SUCCESS)
+			return;
+		struct device *d = device_peek(dev);
+		if (d == NULL)
+			return; /* never launched here: not a member */
+		g = &gates[d->ordinal];
+	}
+	if (atomic_load(&g->state) == GATE_RING)
+		ring_synced(&g->rm);
+}
+
 void gate_leave(struct gate_pass *pass)
 {
 	if (pass->member != NULL)

@@ -27,6 +27,9 @@ void capture_begun(CUstream stream, CUstreamCaptureMode mode, int ok);
 /* After cuStreamEndCapture: the stream no longer captures. */
 void capture_end(CUstream stream);
 
+/* The program's context synchronize returned (its work is done). */
+void gate_synced(void);
+
 /* Forgets the parent's ring membership in a forked child. */
 void gate_after_fork(void);
 

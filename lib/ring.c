@@ -89,8 +89,9 @@ enum {
 	GRACE_NS = 500 * 1000,        /* after a probe, wait this long for a launch */
 	POLL_NS = 200 * 1000,         /* agent step while someone waits */
 	HIGH_QUIET_NS = 20 * 1000,    /* the same for a high member, which */
-	HIGH_GRACE_NS = 30 * 1000,    /* preempted someone and should give */
-	HIGH_POLL_NS = 25 * 1000,     /* the GPU back as soon as it is done */
+	HIGH_POLL_NS = 25 * 1000,     /* preempted someone and gives the GPU
+				       * back as soon as it is done (no grace:
+				       * it can take the token again at once) */
 	PERIODIC_NS = 200 * 1000 * 1000,
 	HIST_PERIOD_NS = 1000 * 1000 * 1000,
 	HIGH_WINDOW_NS = 1000 * 1000 * 1000,
@@ -269,6 +270,13 @@ void ring_forget(struct cs_file *f, unsigned slot)
 	}
 }
 
+void ring_synced(struct ring_member *m)
+{
+	atomic_store(&m->synced_launches, atomic_load(&m->launches));
+	if (m->cfg.priority == PRIORITY_HIGH && atomic_load(&m->open))
+		futex_bump(&m->me->agent_seq);
+}
+
 int ring_holding(const struct ring_member *m)
 {
 	uint64_t t = atomic_load(&m->ring->token);
@@ -362,13 +370,17 @@ static void lose_token(struct ring_member *m, uint64_t now)
 	atomic_compare_exchange_strong(&m->me->ring_state, &holding, RING_IDLE);
 }
 
-/* Ends our slice: close the gate, drain, charge, hand the token on. */
-static void yield_token(struct ring_member *m)
+/* Ends our slice: close the gate, drain (unless an idle probe just found
+ * nothing to drain), charge, hand the token on. */
+static void yield_token(struct ring_member *m, int probed)
 {
 	uint64_t token = atomic_load(&m->my_token);
 	atomic_store(&m->open, 0);
 	wait_inflight(m);
-	if (drain_bounded(m, m->cfg.drain_timeout_ns) == -ETIMEDOUT) {
+	/* After an idle probe nothing needs draining, unless a launch slipped
+	 * in between the probe and the closing of the gate. */
+	int drained = probed && atomic_load(&m->launches) == m->last_launches;
+	if (!drained && drain_bounded(m, m->cfg.drain_timeout_ns) == -ETIMEDOUT) {
 		atomic_fetch_add(&m->me->overruns, 1);
 		atomic_fetch_add(&m->ring->overruns, 1);
 	}
@@ -391,12 +403,20 @@ static int holder_idle(struct ring_member *m, uint64_t now, uint64_t slice_end)
 		return 0;
 	}
 	int high = m->cfg.priority == PRIORITY_HIGH;
-	if (now - m->quiet_since_ns < (high ? HIGH_QUIET_NS : QUIET_NS) ||
-	    atomic_load(&m->inflight) > 0)
+	if (atomic_load(&m->inflight) > 0 || (high && launches == m->open_launches))
+		return 0; /* a high member has not launched yet in this hold */
+	/* The program synchronized after its last launch: its work is done.
+	 * A high member can take the token back at once, so it waits no
+	 * longer. */
+	if (high && atomic_load(&m->synced_launches) == launches)
+		return 1;
+	if (now - m->quiet_since_ns < (high ? HIGH_QUIET_NS : QUIET_NS))
 		return 0;
 	uint64_t left = slice_end > now ? slice_end - now : 0;
 	drain_bounded(m, left > MS ? left : MS);
-	sleep_ns(high ? HIGH_GRACE_NS : GRACE_NS);
+	if (high)
+		return atomic_load_explicit(&m->launches, memory_order_relaxed) == launches;
+	sleep_ns(GRACE_NS);
 	if (atomic_load_explicit(&m->launches, memory_order_relaxed) != launches) {
 		m->quiet_since_ns = ring_now_ns();
 		return 0;
@@ -438,7 +458,7 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 		m->charge_from_ns = now;
 		m->contested = 0;
 		if (best >= 0 && holder_idle(m, now, now + m->cfg.slice_ns)) {
-			yield_token(m);
+			yield_token(m, 1);
 			return 0;
 		}
 		return best < 0 ? 100 * MS : poll;
@@ -458,8 +478,12 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 		m->charge_from_ns = now;
 		return 0;
 	}
-	if (best_cls > my_cls || now >= slice_end || holder_idle(m, now, slice_end)) {
-		yield_token(m);
+	if (best_cls > my_cls || now >= slice_end) {
+		yield_token(m, 0);
+		return 0;
+	}
+	if (holder_idle(m, now, slice_end)) {
+		yield_token(m, 1);
 		return 0;
 	}
 	uint64_t left = slice_end - now;
@@ -529,6 +553,7 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	m->charge_from_ns = now;
 	m->contested = 1;
 	m->last_launches = atomic_load(&m->launches);
+	m->open_launches = m->last_launches;
 	m->quiet_since_ns = now;
 	atomic_store(&me->ring_state, RING_HOLDING);
 	atomic_store(&m->my_token, token);

@@ -50,6 +50,7 @@ struct ring_member {
 	/* Written by every launch. */
 	alignas(64) _Atomic int64_t inflight; /* launches between gate check and submit */
 	_Atomic uint64_t launches;
+	_Atomic uint64_t synced_launches;  /* launches when the program last synchronized */
 	/* Cold. */
 	alignas(64) struct gpufile *g;
 	unsigned slot;
@@ -67,6 +68,7 @@ struct ring_member {
 	uint64_t charge_from_ns;           /* start of contested holding */
 	int contested;                     /* someone was waiting at the last step */
 	uint64_t last_launches;
+	uint64_t open_launches;            /* launches when the gate opened */
 	uint64_t quiet_since_ns;           /* launches unchanged since */
 	/* Drainer: a thread that runs ops.drain so the agent can time out. */
 	pthread_t drainer;
@@ -109,6 +111,11 @@ static inline void ring_leave(struct ring_member *m)
 	atomic_fetch_add_explicit(&m->launches, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&m->inflight, 1, memory_order_release);
 }
+
+/* The program's own context synchronize returned: everything it launched
+ * so far has finished. A high member holding the token gives it back now
+ * (it can take it again at once); others use it as their idle probe. */
+void ring_synced(struct ring_member *m);
 
 /* Takes a member that died or left out of the ring: clears its waiting
  * state and, if it held the token, frees the token and wakes the waiters.
