@@ -412,16 +412,21 @@ static int holder_idle(struct ring_member *m, uint64_t now, uint64_t slice_end)
 		return 1;
 	if (now - m->quiet_since_ns < (high ? HIGH_QUIET_NS : QUIET_NS))
 		return 0;
+	/* The probe: wait for our work, but not past the slice's end. A probe
+	 * that does not finish, or that ends after the slice, proves nothing:
+	 * the slice's end decides then (and charges and weighs the turn). */
 	uint64_t left = slice_end > now ? slice_end - now : 0;
-	drain_bounded(m, left > MS ? left : MS);
+	if (drain_bounded(m, left > MS ? left : MS) != 0)
+		return 0;
 	if (high)
 		return atomic_load_explicit(&m->launches, memory_order_relaxed) == launches;
 	sleep_ns(GRACE_NS);
+	uint64_t after = ring_now_ns();
 	if (atomic_load_explicit(&m->launches, memory_order_relaxed) != launches) {
-		m->quiet_since_ns = ring_now_ns();
+		m->quiet_since_ns = after;
 		return 0;
 	}
-	return 1;
+	return after < slice_end;
 }
 
 /* Nonzero when, with this slice charged, our vtime is still below the best

@@ -104,6 +104,22 @@ def test_weights_three_to_one():
         box.cleanup()
 
 
+def test_weights_hold_for_members_that_launch_in_batches():
+    """Steps of 12 kernels then a synchronize, like a framework's training
+    step: the idle probe must not end a turn early or skip the drain."""
+    box = harness.Sandbox("batched")
+    try:
+        args = ["--seconds", "5", "--work", "500", "--batch", "12"]
+        pids, _ = run_spins(box, [(args, {"CUSLICE_WEIGHT": 2}), (args, {"CUSLICE_WEIGHT": 1})])
+        ks = box.kernels()
+        got, t0, t1 = shares(ks)
+        assert abs(got[pids[0]] - 2 / 3) <= 0.05, got
+        over = harness.overlap_ns(clipped(ks, t0, t1)) / (t1 - t0)
+        assert over < 0.01, over
+    finally:
+        box.cleanup()
+
+
 def test_short_and_long_kernels_get_equal_time():
     box = harness.Sandbox("kernels")
     try:
