@@ -46,6 +46,12 @@ int cli_topic(FILE *out, const char *topic);
 /* Reports a usage error for command c and returns EXIT_USAGE. */
 int cli_usage_error(const struct cli_command *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The usage error for what getopt_long returned for a bad option: ':' for
+ * a missing value, anything else for an unknown option. */
+int cli_option_error(const struct cli_command *c, int opt, char **argv);
+/* Returns 0 when getopt consumed every argument, else the usage error for
+ * the first one left over. */
+int cli_no_operands(const struct cli_command *c, int argc, char **argv);
 /* Handles "--help" in argv; returns 1 when help was printed. */
 int cli_wants_help(const struct cli_command *c, int argc, char **argv);
 

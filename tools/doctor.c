@@ -423,13 +423,11 @@ int cmd_doctor(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		if (c == 'd')
 			dir_opt = optarg;
-		else if (c == ':')
-			return cli_usage_error(self, "'%s' needs a value", argv[optind - 1]);
 		else
-			return cli_usage_error(self, "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error(self, c, argv);
 	}
-	if (optind < argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (cli_no_operands(self, argc, argv) != 0)
+		return EXIT_USAGE;
 	char dir[256];
 	cli_dir(dir_opt, dir, sizeof(dir));
 	struct doctor d = { 0, 0 };

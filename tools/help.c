@@ -1,4 +1,5 @@
 /* help.c - every word of `cuslice --help`, in one table; see cli.h. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +320,20 @@ int cli_usage_error(const struct cli_command *c, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'cuslice %s --help'.\n", c->name);
 	return EXIT_USAGE;
+}
+
+int cli_option_error(const struct cli_command *c, int opt, char **argv)
+{
+	if (opt == ':')
+		return cli_usage_error(c, "'%s' needs a value", argv[optind - 1]);
+	return cli_usage_error(c, "unknown option '%s'", argv[optind - 1]);
+}
+
+int cli_no_operands(const struct cli_command *c, int argc, char **argv)
+{
+	if (optind < argc)
+		return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+	return 0;
 }
 
 int cli_wants_help(const struct cli_command *c, int argc, char **argv)

@@ -475,14 +475,12 @@ int cmd_metrics(int argc, char **argv)
 				return cli_usage_error(self, "--interval '%s' is not valid: expected "
 							     "seconds, 0.1..86400", optarg);
 			break;
-		case ':':
-			return cli_usage_error(self, "'%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error(self, "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error(self, c, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (cli_no_operands(self, argc, argv) != 0)
+		return EXIT_USAGE;
 	if (listen != NULL && (textfile != NULL || interval > 0))
 		return cli_usage_error(self, "--listen goes with neither --textfile nor --interval");
 	if (interval > 0 && textfile == NULL)

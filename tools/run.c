@@ -148,10 +148,8 @@ static int parse(int argc, char **argv, struct setting *set, unsigned cap, unsig
 			cli_usage(stdout, self);
 			return -1;
 		}
-		if (c == '?')
-			return cli_usage_error(self, "unknown option '%s'", argv[optind - 1]);
-		if (c == ':')
-			return cli_usage_error(self, "'%s' needs a value", argv[optind - 1]);
+		if (c == '?' || c == ':')
+			return cli_option_error(self, c, argv);
 		if (*n == cap)
 			return cli_usage_error(self, "too many options");
 		for (unsigned i = 0; i < N_OPTIONS; i++) {

@@ -213,14 +213,12 @@ int cmd_top(int argc, char **argv)
 			if (*end != '\0' || !(interval >= 0.1 && interval <= 60))
 				return cli_usage_error(self, "--interval '%s' is not valid: expected "
 							     "seconds, 0.1..60", optarg);
-		} else if (c == ':') {
-			return cli_usage_error(self, "'%s' needs a value", argv[optind - 1]);
 		} else {
-			return cli_usage_error(self, "unknown option '%s'", argv[optind - 1]);
+			return cli_option_error(self, c, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+	if (cli_no_operands(self, argc, argv) != 0)
+		return EXIT_USAGE;
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "cuslice top: needs a terminal; 'cuslice status' prints one "
 				"snapshot anywhere\n");
