@@ -67,7 +67,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -76,26 +75,7 @@
 
 #include "config.h"
 #include "member.h"
-
-#define MS (UINT64_C(1000000))
-#define US (UINT64_C(1000))
-#define NO_TOKEN UINT64_MAX
-
-enum {
-	/* Idle detection: quiet + poll + grace stay under 1 ms, so a holder
-	 * whose work is done yields within 1 ms of its last work finishing,
-	 * while the grace still covers a framework's CPU time between steps. */
-	QUIET_NS = 250 * 1000,        /* no launch for this long: maybe idle */
-	GRACE_NS = 500 * 1000,        /* after a probe, wait this long for a launch */
-	POLL_NS = 200 * 1000,         /* agent step while someone waits */
-	HIGH_QUIET_NS = 20 * 1000,    /* the same for a high member, which */
-	HIGH_POLL_NS = 25 * 1000,     /* preempted someone and gives the GPU
-				       * back as soon as it is done (no grace:
-				       * it can take the token again at once) */
-	PERIODIC_NS = 200 * 1000 * 1000,
-	HIST_PERIOD_NS = 1000 * 1000 * 1000,
-	HIGH_WINDOW_NS = 1000 * 1000 * 1000,
-};
+#include "ring_internal.h"
 
 uint64_t ring_now_ns(void)
 {
@@ -104,25 +84,25 @@ uint64_t ring_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
+void ring_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
 {
 	struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
 	syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
-static void futex_bump(_Atomic uint32_t *word)
+void ring_futex_bump(_Atomic uint32_t *word)
 {
 	atomic_fetch_add(word, 1);
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static void sleep_ns(uint64_t ns)
+void ring_sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	nanosleep(&ts, NULL);
 }
 
-static unsigned bucket_of(uint64_t ns)
+unsigned ring_bucket_of(uint64_t ns)
 {
 	uint64_t us = ns / US;
 	unsigned b = 0;
@@ -133,7 +113,7 @@ static unsigned bucket_of(uint64_t ns)
 	return b;
 }
 
-static int class_of(const struct cs_member *c)
+int ring_class_of(const struct cs_member *c)
 {
 	uint32_t p = c->priority;
 	return p <= PRIORITY_HIGH ? (int)p : PRIORITY_NORMAL;
@@ -141,7 +121,7 @@ static int class_of(const struct cs_member *c)
 
 /* Nonzero while high members have used more than their share of the last
  * window; they then count as normal. extra_ns is a hold not yet accounted. */
-static int high_over_budget(struct cs_ring *r, const struct ring_config *cfg, uint64_t now,
+int ring_high_over_budget(struct cs_ring *r, const struct ring_config *cfg, uint64_t now,
 			    uint64_t extra_ns)
 {
 	uint64_t start = atomic_load(&r->high_window_start_ns);
@@ -149,7 +129,7 @@ static int high_over_budget(struct cs_ring *r, const struct ring_config *cfg, ui
 	return (used + extra_ns) * 100 >= (uint64_t)cfg->high_max_share * HIGH_WINDOW_NS;
 }
 
-static void high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns)
+void ring_high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns)
 {
 	uint64_t start = atomic_load(&r->high_window_start_ns);
 	if (now - start >= HIGH_WINDOW_NS) {
@@ -163,17 +143,17 @@ static void high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns)
 	}
 }
 
-static int effective_class(const struct ring_member *m, const struct cs_member *c, uint64_t now)
+int ring_effective_class(const struct ring_member *m, const struct cs_member *c, uint64_t now)
 {
-	int cls = class_of(c);
-	if (cls == PRIORITY_HIGH && high_over_budget(m->ring, &m->cfg, now, 0))
+	int cls = ring_class_of(c);
+	if (cls == PRIORITY_HIGH && ring_high_over_budget(m->ring, &m->cfg, now, 0))
 		return PRIORITY_LOW; /* spent its share: waits behind normal work */
 	return cls;
 }
 
 /* The waiting member that should hold the token next, or -1. Its class is
  * stored in *cls. No syscalls. */
-static int pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t *vtime,
+int ring_pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t *vtime,
 		     uint64_t skip_mask)
 {
 	struct cs_file *f = m->g->map;
@@ -186,7 +166,7 @@ static int pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64
 		if (atomic_load_explicit(&c->state, memory_order_acquire) != MEMBER_ACTIVE ||
 		    atomic_load(&c->ring_state) != RING_WAITING)
 			continue;
-		int k = effective_class(m, c, now);
+		int k = ring_effective_class(m, c, now);
 		uint64_t vt = atomic_load(&c->vtime_ns);
 		uint64_t since = atomic_load(&c->wait_since_ns);
 		if (k > best_cls || (k == best_cls && (vt < best_vt ||
@@ -206,7 +186,7 @@ static int pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64
 
 /* Moves the token from `from` to `next` (or frees it when next < 0).
  * Returns nonzero on success. */
-static int pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now)
+int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now)
 {
 	struct cs_ring *r = m->ring;
 	unsigned holder = next >= 0 ? (unsigned)next : CS_NO_HOLDER;
@@ -221,7 +201,7 @@ static int pass_token(struct ring_member *m, uint64_t from, int next, uint64_t n
 		if (vt > atomic_load(&r->vclock_ns))
 			atomic_store(&r->vclock_ns, vt);
 		atomic_fetch_add(&r->handoffs, 1);
-		futex_bump(&c->grant_seq);
+		ring_futex_bump(&c->grant_seq);
 	}
 	return 1;
 }
@@ -229,24 +209,24 @@ static int pass_token(struct ring_member *m, uint64_t from, int next, uint64_t n
 /* Hands the token to the best live waiter, to ourselves if only our own
  * threads wait, or frees it. Then closes the lost-wake-up window: a member
  * that started waiting while we scanned is granted the free token. */
-static void hand_off(struct ring_member *m, uint64_t token, uint64_t now)
+void ring_hand_off(struct ring_member *m, uint64_t token, uint64_t now)
 {
 	uint64_t skip = 0;
 	int next;
 	for (;;) {
-		next = pick_next(m, now, NULL, NULL, skip);
+		next = ring_pick_next(m, now, NULL, NULL, skip);
 		if (next < 0 || member_alive(m->g, (unsigned)next) != 0)
 			break;
 		skip |= UINT64_C(1) << next; /* dead: the reaper will clear it */
 	}
 	if (next < 0 && atomic_load(&m->acquiring))
 		next = (int)m->slot;
-	if (!pass_token(m, token, next, now) || next >= 0)
+	if (!ring_pass_token(m, token, next, now) || next >= 0)
 		return;
 	uint64_t freed = TOKEN_MAKE(TOKEN_GEN(token) + 1, CS_NO_HOLDER);
-	next = pick_next(m, now, NULL, NULL, skip);
+	next = ring_pick_next(m, now, NULL, NULL, skip);
 	if (next >= 0)
-		pass_token(m, freed, next, now);
+		ring_pass_token(m, freed, next, now);
 }
 
 void ring_forget(struct cs_file *f, unsigned slot)
@@ -263,7 +243,7 @@ void ring_forget(struct cs_file *f, unsigned slot)
 			for (unsigned i = 0; i < CS_MEMBERS_MAX; i++) {
 				struct cs_member *w = &f->members[i];
 				if (i != slot && atomic_load(&w->ring_state) == RING_WAITING)
-					futex_bump(&w->grant_seq);
+					ring_futex_bump(&w->grant_seq);
 			}
 			break;
 		}
@@ -274,269 +254,13 @@ void ring_synced(struct ring_member *m)
 {
 	atomic_store(&m->synced_launches, atomic_load(&m->launches));
 	if (m->cfg.priority == PRIORITY_HIGH && atomic_load(&m->open))
-		futex_bump(&m->me->agent_seq);
+		ring_futex_bump(&m->me->agent_seq);
 }
 
 int ring_holding(const struct ring_member *m)
 {
 	uint64_t t = atomic_load(&m->ring->token);
 	return TOKEN_HOLDER(t) == m->slot && t == atomic_load(&m->my_token);
-}
-
-/* ------------------------------------------------------------------ */
-/* The drainer: runs ops.drain on its own thread, so that the agent can give
- * up after CUSLICE_DRAIN_TIMEOUT_MS (a stream waiting on another process's
- * event would otherwise deadlock the ring). */
-
-static void *drainer_main(void *arg)
-{
-	struct ring_member *m = arg;
-	if (m->ops.thread_init != NULL)
-		m->ops.thread_init(m->ops.arg);
-	pthread_mutex_lock(&m->drain_lock);
-	for (;;) {
-		while (m->drain_done == m->drain_requested && !atomic_load(&m->stop))
-			pthread_cond_wait(&m->drain_cond, &m->drain_lock);
-		if (atomic_load(&m->stop))
-			break;
-		uint64_t req = m->drain_requested;
-		pthread_mutex_unlock(&m->drain_lock);
-		int r = m->ops.drain != NULL ? m->ops.drain(m->ops.arg) : 0;
-		pthread_mutex_lock(&m->drain_lock);
-		m->drain_result = r;
-		m->drain_done = req;
-		pthread_cond_broadcast(&m->drain_cond);
-	}
-	pthread_mutex_unlock(&m->drain_lock);
-	return NULL;
-}
-
-static int drain_bounded(struct ring_member *m, uint64_t timeout_ns)
-{
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns;
-	deadline.tv_sec += (time_t)(ns / 1000000000u);
-	deadline.tv_nsec = (long)(ns % 1000000000u);
-
-	pthread_mutex_lock(&m->drain_lock);
-	uint64_t target = ++m->drain_requested;
-	pthread_cond_broadcast(&m->drain_cond);
-	int r = 0;
-	while (m->drain_done < target && r == 0) {
-		if (atomic_load(&m->stop))
-			r = -ECANCELED;
-		else if (pthread_cond_timedwait(&m->drain_cond, &m->drain_lock, &deadline) == ETIMEDOUT)
-			r = -ETIMEDOUT;
-	}
-	if (r == 0)
-		r = m->drain_result;
-	pthread_mutex_unlock(&m->drain_lock);
-	return r;
-}
-
-/* ------------------------------------------------------------------ */
-/* The holder's side, run by the agent thread. */
-
-static void wait_inflight(struct ring_member *m)
-{
-	while (atomic_load(&m->inflight) > 0)
-		sleep_ns(20 * US);
-}
-
-/* Charges the hold that ends now. */
-static void account_hold(struct ring_member *m, uint64_t now)
-{
-	struct cs_member *me = m->me;
-	if (m->hold_start_ns == 0)
-		return;
-	uint64_t held = now - m->hold_start_ns;
-	uint64_t charged = now > m->charge_from_ns ? now - m->charge_from_ns : 0;
-	atomic_fetch_add(&me->held_ns, held);
-	atomic_fetch_add(&me->vtime_ns, charged / (m->cfg.weight ? m->cfg.weight : 1));
-	if (m->cfg.priority == PRIORITY_HIGH)
-		high_account(m->ring, now, held);
-	m->hold_start_ns = 0;
-}
-
-/* The token was taken from us (preempted, or declared stuck). */
-static void lose_token(struct ring_member *m, uint64_t now)
-{
-	atomic_store(&m->open, 0);
-	atomic_store(&m->my_token, NO_TOKEN);
-	wait_inflight(m);
-	account_hold(m, now);
-	uint32_t holding = RING_HOLDING;
-	atomic_compare_exchange_strong(&m->me->ring_state, &holding, RING_IDLE);
-}
-
-/* Ends our slice: close the gate, drain (unless an idle probe just found
- * nothing to drain), charge, hand the token on. */
-static void yield_token(struct ring_member *m, int probed)
-{
-	uint64_t token = atomic_load(&m->my_token);
-	atomic_store(&m->open, 0);
-	wait_inflight(m);
-	/* After an idle probe nothing needs draining, unless a launch slipped
-	 * in between the probe and the closing of the gate. */
-	int drained = probed && atomic_load(&m->launches) == m->last_launches;
-	if (!drained && drain_bounded(m, m->cfg.drain_timeout_ns) == -ETIMEDOUT) {
-		atomic_fetch_add(&m->me->overruns, 1);
-		atomic_fetch_add(&m->ring->overruns, 1);
-	}
-	uint64_t now = ring_now_ns();
-	account_hold(m, now);
-	atomic_store(&m->my_token, NO_TOKEN);
-	uint32_t holding = RING_HOLDING;
-	atomic_compare_exchange_strong(&m->me->ring_state, &holding, RING_IDLE);
-	hand_off(m, token, now);
-}
-
-/* True when nothing has been launched for a while and the GPU has finished
- * all our work: a probe drain, then a short grace for a launch to follow. */
-static int holder_idle(struct ring_member *m, uint64_t now, uint64_t slice_end)
-{
-	uint64_t launches = atomic_load_explicit(&m->launches, memory_order_relaxed);
-	if (launches != m->last_launches) {
-		m->last_launches = launches;
-		m->quiet_since_ns = now;
-		return 0;
-	}
-	int high = m->cfg.priority == PRIORITY_HIGH;
-	if (atomic_load(&m->inflight) > 0 || (high && launches == m->open_launches))
-		return 0; /* a high member has not launched yet in this hold */
-	/* The program synchronized after its last launch: its work is done.
-	 * A high member can take the token back at once, so it waits no
-	 * longer. */
-	if (high && atomic_load(&m->synced_launches) == launches)
-		return 1;
-	if (now - m->quiet_since_ns < (high ? HIGH_QUIET_NS : QUIET_NS))
-		return 0;
-	/* The probe: wait for our work, but not past the slice's end. A probe
-	 * that does not finish, or that ends after the slice, proves nothing:
-	 * the slice's end decides then (and charges and weighs the turn). */
-	uint64_t left = slice_end > now ? slice_end - now : 0;
-	if (drain_bounded(m, left > MS ? left : MS) != 0)
-		return 0;
-	if (high)
-		return atomic_load_explicit(&m->launches, memory_order_relaxed) == launches;
-	sleep_ns(GRACE_NS);
-	uint64_t after = ring_now_ns();
-	if (atomic_load_explicit(&m->launches, memory_order_relaxed) != launches) {
-		m->quiet_since_ns = after;
-		return 0;
-	}
-	return after < slice_end;
-}
-
-/* Nonzero when, with this slice charged, our vtime is still below the best
- * waiter's: the waiter would not be chosen over us. */
-static int keeps_turn(const struct ring_member *m, uint64_t now, uint64_t waiter_vtime)
-{
-	uint64_t charged = now > m->charge_from_ns ? now - m->charge_from_ns : 0;
-	uint64_t mine = atomic_load(&m->me->vtime_ns) + charged / (m->cfg.weight ? m->cfg.weight : 1);
-	return mine < waiter_vtime;
-}
-
-/* One step of a holder's agent. Returns how long to sleep (0: step again).
- * Runs with yield_lock held, so an acquirer of this process never sees a
- * half-finished hand-off. */
-static uint64_t hold_step(struct ring_member *m, uint64_t now)
-{
-	uint64_t token = atomic_load(&m->ring->token);
-	if (token != atomic_load(&m->my_token)) {
-		lose_token(m, now);
-		return 0;
-	}
-	int best_cls;
-	uint64_t best_vt;
-	int best = pick_next(m, now, &best_cls, &best_vt, 0);
-	int my_cls = effective_class(m, m->me, now);
-	if (my_cls == PRIORITY_HIGH &&
-	    high_over_budget(m->ring, &m->cfg, now, now - m->hold_start_ns))
-		my_cls = PRIORITY_LOW;
-	uint64_t poll = m->cfg.priority == PRIORITY_HIGH ? HIGH_POLL_NS : POLL_NS;
-	uint64_t slice_end = m->hold_start_ns + m->cfg.slice_ns;
-	if (best < 0 || best_cls < my_cls) {
-		/* Uncontested, or only lower classes wait: nothing is charged;
-		 * a lower class gets the GPU only when we are idle. */
-		m->charge_from_ns = now;
-		m->contested = 0;
-		if (best >= 0 && holder_idle(m, now, now + m->cfg.slice_ns)) {
-			yield_token(m, 1);
-			return 0;
-		}
-		return best < 0 ? 100 * MS : poll;
-	}
-	if (!m->contested) {
-		/* Charging starts when the first waiter started waiting. */
-		uint64_t since = atomic_load(&m->g->map->members[best].wait_since_ns);
-		if (since > m->charge_from_ns && since <= now)
-			m->charge_from_ns = since;
-		m->contested = 1;
-	}
-	if (now >= slice_end && best_cls == my_cls && keeps_turn(m, now, best_vt)) {
-		/* Still owed time (a heavier weight): charge this slice, start
-		 * another without a hand-off. */
-		account_hold(m, now);
-		m->hold_start_ns = now;
-		m->charge_from_ns = now;
-		return 0;
-	}
-	if (best_cls > my_cls || now >= slice_end) {
-		yield_token(m, 0);
-		return 0;
-	}
-	if (holder_idle(m, now, slice_end)) {
-		yield_token(m, 1);
-		return 0;
-	}
-	uint64_t left = slice_end - now;
-	return left < poll ? left : poll;
-}
-
-static void publish_stats(struct ring_member *m, uint64_t now, uint64_t *next_hist)
-{
-	struct cs_member *me = m->me;
-	atomic_store_explicit(&me->launches, atomic_load(&m->launches), memory_order_relaxed);
-	if (now < *next_hist)
-		return;
-	*next_hist = now + HIST_PERIOD_NS;
-	uint64_t held = atomic_load(&me->held_ns);
-	if (m->hold_start_ns != 0)
-		held += now - m->hold_start_ns;
-	uint32_t pos = atomic_load(&me->hist_pos) % CS_HIST;
-	atomic_store(&me->hist_t_ns[pos], now);
-	atomic_store(&me->hist_held_ns[pos], held);
-	atomic_store(&me->hist_pos, (pos + 1) % CS_HIST);
-}
-
-static void *agent_main(void *arg)
-{
-	struct ring_member *m = arg;
-	if (m->ops.thread_init != NULL)
-		m->ops.thread_init(m->ops.arg);
-	uint64_t next_periodic = 0, next_hist = 0;
-	while (!atomic_load(&m->stop)) {
-		uint32_t seen = atomic_load(&m->me->agent_seq);
-		uint64_t now = ring_now_ns();
-		if (now >= next_periodic) {
-			next_periodic = now + PERIODIC_NS;
-			if (m->ops.periodic != NULL)
-				m->ops.periodic(m->ops.arg);
-		}
-		publish_stats(m, now, &next_hist);
-		uint64_t pause = 100 * MS;
-		pthread_mutex_lock(&m->yield_lock);
-		if (atomic_load(&m->open))
-			pause = hold_step(m, now);
-		pthread_mutex_unlock(&m->yield_lock);
-		if (pause > 0) {
-			uint64_t until_periodic = next_periodic > now ? next_periodic - now : 0;
-			futex_wait(&m->me->agent_seq, seen, pause < until_periodic ? pause : until_periodic);
-		}
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -549,11 +273,11 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	uint64_t now = ring_now_ns();
 	uint64_t waited = now - waited_from;
 	atomic_fetch_add(&me->waited_ns, waited);
-	atomic_fetch_add(&me->wait_hist[bucket_of(waited)], 1);
+	atomic_fetch_add(&me->wait_hist[ring_bucket_of(waited)], 1);
 	atomic_fetch_add(&me->grants, 1);
 	uint64_t granted = atomic_load(&m->ring->grant_ns);
 	if (granted != 0 && granted <= now && granted >= waited_from)
-		atomic_fetch_add(&m->ring->handoff_hist[bucket_of(now - granted)], 1);
+		atomic_fetch_add(&m->ring->handoff_hist[ring_bucket_of(now - granted)], 1);
 	m->hold_start_ns = now;
 	m->charge_from_ns = now;
 	m->contested = 1;
@@ -563,7 +287,7 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	atomic_store(&me->ring_state, RING_HOLDING);
 	atomic_store(&m->my_token, token);
 	atomic_store(&m->open, 1);
-	futex_bump(&me->agent_seq); /* start the slice clock */
+	ring_futex_bump(&me->agent_seq); /* start the slice clock */
 }
 
 /* Lifts our vtime to the smallest vtime of the members already busy, less
@@ -629,8 +353,8 @@ static uint64_t try_take(struct ring_member *m, uint64_t token, uint64_t now)
 	unsigned h = TOKEN_HOLDER(token);
 	int take = h == CS_NO_HOLDER;
 	if (!take && h < CS_MEMBERS_MAX && m->cfg.priority == PRIORITY_HIGH &&
-	    class_of(&m->g->map->members[h]) < PRIORITY_HIGH &&
-	    !high_over_budget(r, &m->cfg, now, 0))
+	    ring_class_of(&m->g->map->members[h]) < PRIORITY_HIGH &&
+	    !ring_high_over_budget(r, &m->cfg, now, 0))
 		take = 2;
 	if (!take)
 		return NO_TOKEN;
@@ -639,7 +363,7 @@ static uint64_t try_take(struct ring_member *m, uint64_t token, uint64_t now)
 	if (!atomic_compare_exchange_strong(&r->token, &token, mine))
 		return NO_TOKEN;
 	if (take == 2) /* tell the preempted holder's agent at once */
-		futex_bump(&m->g->map->members[h].agent_seq);
+		ring_futex_bump(&m->g->map->members[h].agent_seq);
 	return mine;
 }
 
@@ -684,7 +408,7 @@ static void acquire(struct ring_member *m)
 				continue;
 			}
 			if (h < CS_MEMBERS_MAX && h != poked) {
-				futex_bump(&m->g->map->members[h].agent_seq);
+				ring_futex_bump(&m->g->map->members[h].agent_seq);
 				poked = h;
 			}
 		}
@@ -692,7 +416,7 @@ static void acquire(struct ring_member *m)
 			return;
 		if (atomic_load(&r->token) != t)
 			continue;
-		futex_wait(&me->grant_seq, seen, check_interval(m));
+		ring_futex_wait(&me->grant_seq, seen, check_interval(m));
 		if (atomic_load(&r->token) == t && h != m->slot)
 			check_holder(m, t, start);
 	}
@@ -714,94 +438,4 @@ void ring_enter_slow(struct ring_member *m)
 		if (ring_enter_fast(m))
 			return;
 	}
-}
-
-/* ------------------------------------------------------------------ */
-
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	/* The ring's threads take no signals meant for the program. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -err;
-}
-
-int ring_member_start(struct ring_member *m, struct gpufile *g, unsigned slot,
-		      const struct ring_config *cfg, const struct ring_ops *ops)
-{
-	memset(m, 0, sizeof(*m));
-	m->g = g;
-	m->slot = slot;
-	m->me = &g->map->members[slot];
-	m->ring = &g->map->ring;
-	m->cfg = *cfg;
-	m->ops = *ops;
-	atomic_store(&m->my_token, NO_TOKEN);
-	pthread_mutex_init(&m->acquire_lock, NULL);
-	pthread_mutex_init(&m->yield_lock, NULL);
-	pthread_mutex_init(&m->drain_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->drain_cond, &ca);
-	pthread_condattr_destroy(&ca);
-
-	int err = start_thread(&m->drainer, drainer_main, m);
-	if (err != 0)
-		return err;
-	err = start_thread(&m->agent, agent_main, m);
-	if (err != 0)
-		goto stop_drainer;
-	m->started = 1;
-	return 0;
-stop_drainer:
-	pthread_mutex_lock(&m->drain_lock);
-	atomic_store(&m->stop, 1);
-	pthread_cond_broadcast(&m->drain_cond);
-	pthread_mutex_unlock(&m->drain_lock);
-	pthread_join(m->drainer, NULL);
-	return err;
-}
-
-void ring_member_stop(struct ring_member *m)
-{
-	if (!m->started)
-		return;
-	m->started = 0;
-	/* Stop the agent first: a drain it is waiting for is abandoned. */
-	pthread_mutex_lock(&m->drain_lock);
-	atomic_store(&m->stop, 1);
-	pthread_cond_broadcast(&m->drain_cond);
-	pthread_mutex_unlock(&m->drain_lock);
-	futex_bump(&m->me->agent_seq);
-	futex_bump(&m->me->grant_seq);
-	pthread_join(m->agent, NULL);
-	/* The process is exiting: the driver may already be shutting down, so
-	 * the token moves on without a drain. */
-	pthread_mutex_lock(&m->yield_lock);
-	uint64_t token = atomic_load(&m->my_token);
-	if (atomic_load(&m->open) && ring_holding(m)) {
-		atomic_store(&m->open, 0);
-		atomic_store(&m->my_token, NO_TOKEN);
-		wait_inflight(m);
-		uint64_t now = ring_now_ns();
-		account_hold(m, now);
-		hand_off(m, token, now);
-	}
-	atomic_store(&m->open, 0);
-	pthread_mutex_unlock(&m->yield_lock);
-	/* The drainer may be blocked in the driver: wait a little, then let
-	 * it go. */
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += 200 * 1000 * 1000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	if (pthread_timedjoin_np(m->drainer, NULL, &deadline) != 0)
-		pthread_detach(m->drainer);
 }

@@ -1,0 +1,55 @@
+/* ring_internal.h - what lib/ring.c (the protocol and the waiter's side) and
+ * lib/agent.c (the holder's agent and the drainer) share. Not installed;
+ * nothing outside lib/ring*.c and lib/agent.c includes it. */
+#ifndef CUSLICE_RING_INTERNAL_H
+#define CUSLICE_RING_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ring.h"
+
+#define MS (UINT64_C(1000000))
+#define US (UINT64_C(1000))
+#define NO_TOKEN UINT64_MAX
+
+enum { HIGH_WINDOW_NS = 1000 * 1000 * 1000 };
+
+/* Sleeps on a futex word in the shared file while it still holds seen. */
+void ring_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);
+
+/* Bumps a futex word and wakes everyone sleeping on it. */
+void ring_futex_bump(_Atomic uint32_t *word);
+
+void ring_sleep_ns(uint64_t ns);
+
+/* Histogram bucket of a wait: b counts waits < 2^b µs. */
+unsigned ring_bucket_of(uint64_t ns);
+
+/* A member's priority class, NORMAL for a value that is not a class. */
+int ring_class_of(const struct cs_member *c);
+
+/* Nonzero while high members have used more than their share of the
+ * current window; extra_ns is a hold not yet accounted. */
+int ring_high_over_budget(struct cs_ring *r, const struct ring_config *cfg, uint64_t now,
+			  uint64_t extra_ns);
+
+/* Adds a high member's finished hold to the window. */
+void ring_high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns);
+
+/* A member's class as the scheduler sees it now (a high member over its
+ * budget counts as low). */
+int ring_effective_class(const struct ring_member *m, const struct cs_member *c, uint64_t now);
+
+/* The waiting member that should hold the token next, or -1; its class and
+ * vtime in *cls and *vtime (may be NULL). skip_mask: slots to pass over. */
+int ring_pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t *vtime,
+		   uint64_t skip_mask);
+
+/* Moves the token from `from` to `next` (frees it when next < 0). Returns
+ * nonzero on success. */
+int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now);
+
+/* Hands the token to the best live waiter (or ourselves, or nobody). */
+void ring_hand_off(struct ring_member *m, uint64_t token, uint64_t now);
+
+#endif
