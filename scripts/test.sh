@@ -28,4 +28,21 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer: unit tests and simulator
 ninja -C build-asan
 export ASAN_OPTIONS="detect_leaks=1:handle_segv=0" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1"
 meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+cp build-asan/meson-logs/testlog.json build-asan/meson-logs/testlog-unit.json
 meson test -C build-asan simcuda-selftest --print-errorlogs
+
+# One closing line over every suite that ran above.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog-unit.json \
+	build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+passed = failed = 0
+for path in sys.argv[1:]:
+    for line in open(path):
+        r = json.loads(line)
+        if r.get("result") == "OK":
+            passed += 1
+        elif r.get("result") not in ("SKIP", None):
+            failed += 1
+passed += 1  # the ThreadSanitizer ring run (set -e stops the script if it fails)
+print("tests: %d passed, %d failed" % (passed, failed))
+PY
