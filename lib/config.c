@@ -253,6 +253,9 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		const char *text = get(v->doc.name, arg);
 		if (text == NULL || (text[0] == '\0' && v->kind != KIND_MEMSPEC))
 			continue;
+		/* A parser leaves its field untouched on error (so it keeps
+		 * its default), except the memory cap, which records that it
+		 * is invalid. */
 		if (parse_var(v, text, cfg) == 0)
 			continue;
 		bad++;
@@ -260,17 +263,6 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		printable(text, shown, sizeof(shown));
 		log_error("%s='%s' is not valid: expected %s; %s", v->doc.name, shown,
 			  v->doc.type, safe_behaviour(v));
-		if (v->kind != KIND_MEMSPEC) {
-			/* Put back this one field's default. */
-			struct cs_config defaults;
-			set_defaults(&defaults);
-			size_t size = v->kind == KIND_UINT ? sizeof(uint32_t)
-				    : v->kind == KIND_SIZE ? sizeof(uint64_t)
-				    : v->kind == KIND_ENUM ? sizeof(int)
-				    : v->kind == KIND_NAME ? (size_t)CONFIG_GROUP_MAX
-				    : (size_t)CONFIG_PATH_MAX;
-			memcpy((char *)cfg + v->offset, (char *)&defaults + v->offset, size);
-		}
 	}
 	return bad;
 }

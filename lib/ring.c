@@ -369,7 +369,7 @@ static uint64_t try_take(struct ring_member *m, uint64_t token, uint64_t now)
 
 /* Under yield_lock: opens the gate if the token is ours. Returns nonzero
  * when the gate is open. */
-static int claim(struct ring_member *m, uint64_t taken, uint64_t waited_from)
+static int claim(struct ring_member *m, uint64_t waited_from)
 {
 	pthread_mutex_lock(&m->yield_lock);
 	uint64_t t = atomic_load(&m->ring->token);
@@ -379,7 +379,6 @@ static int claim(struct ring_member *m, uint64_t taken, uint64_t waited_from)
 			open_gate(m, t, waited_from);
 		open = atomic_load(&m->open);
 	}
-	(void)taken;
 	pthread_mutex_unlock(&m->yield_lock);
 	return open;
 }
@@ -398,12 +397,12 @@ static void acquire(struct ring_member *m)
 		uint64_t t = atomic_load(&r->token);
 		unsigned h = TOKEN_HOLDER(t);
 		if (h == m->slot) {
-			if (claim(m, t, start))
+			if (claim(m, start))
 				return;
 		} else {
 			uint64_t mine = try_take(m, t, ring_now_ns());
 			if (mine != NO_TOKEN) {
-				if (claim(m, mine, start))
+				if (claim(m, start))
 					return;
 				continue;
 			}
