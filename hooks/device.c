@@ -63,8 +63,17 @@ static void join_file(struct device *d)
 		.group = hooks_cfg.group,
 	};
 	char why[200];
-	int err = gpufile_open(&d->file, hooks_cfg.dir, d->uuid, hooks_cfg.slice_ms, why,
-			       sizeof(why));
+	int err;
+	if (hooks_cfg.dir_invalid) {
+		/* Never the default folder instead: that is another ring. */
+		err = -ENAMETOOLONG;
+		snprintf(d->file.path, sizeof(d->file.path), "$CUSLICE_DIR/gpu-%s.shm", d->uuid);
+		snprintf(why, sizeof(why), "cannot be used: CUSLICE_DIR is not a usable path "
+			 "(longer than %d bytes?)", CONFIG_PATH_MAX - 1);
+	} else {
+		err = gpufile_open(&d->file, hooks_cfg.dir, d->uuid, hooks_cfg.slice_ms, why,
+				   sizeof(why));
+	}
 	if (err == 0) {
 		err = member_join(&d->file, &info, clean_dead, NULL, &d->slot);
 		if (err == -ENOSPC)
@@ -87,6 +96,7 @@ static void join_file(struct device *d)
 	/* Publish the last configuration problem, for cuslice status. */
 	struct cs_member *me = &d->file.map->members[d->slot];
 	strncpy(me->note, log_last(), sizeof(me->note) - 1);
+	me->bad_vars = hooks_cfg.bad_vars; /* every bad variable, not only the last */
 	atomic_store_explicit(&d->status, DEVICE_READY, memory_order_release);
 }
 
