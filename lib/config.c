@@ -95,7 +95,7 @@ static const char *const var_bits[] = {
 #define N_BITS (sizeof(var_bits) / sizeof(var_bits[0]))
 _Static_assert(N_BITS < CONFIG_BAD_OTHER, "bad_vars has no bit left");
 
-static uint32_t var_bit(const char *name)
+uint32_t config_var_bit(const char *name)
 {
 	for (unsigned i = 0; i < N_BITS; i++) {
 		if (strcmp(var_bits[i], name) == 0)
@@ -326,7 +326,7 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		if (parse_var(v, text, cfg) == 0)
 			continue;
 		bad++;
-		cfg->bad_vars |= var_bit(v->doc.name);
+		cfg->bad_vars |= config_var_bit(v->doc.name);
 		apply_safe_behaviour(v, cfg);
 		char shown[65];
 		printable(text, shown, sizeof(shown));

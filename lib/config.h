@@ -82,6 +82,10 @@ int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t
  * set = invalid = 1 and no entries. */
 int memspec_parse(const char *text, struct memspec *m);
 
+/* The bit of bad_vars for a variable's name (CONFIG_BAD_OTHER's bit for a
+ * name with no bit of its own). */
+uint32_t config_var_bit(const char *name);
+
 /* The name of bit `bit` of bad_vars, or NULL past the last bit. */
 const char *config_bad_var_name(unsigned bit);
 
