@@ -538,6 +538,26 @@ def test_status_names_a_corrupt_file_and_fails():
         box.cleanup()
 
 
+def test_status_flags_a_file_named_for_another_gpu():
+    """Issue 14 (8): status did not flag a file whose UUID does not match its
+    name (the library never opens it for either GPU)."""
+    box = harness.Sandbox("cli-misnamed")
+    try:
+        box.run([SPIN, "--seconds", "0.1", "--work", "1000"])
+        real = [f for f in os.listdir(box.cuslice_dir) if f.endswith(".shm")]
+        assert len(real) == 1, real
+        wrong = os.path.join(box.cuslice_dir, "gpu-GPU-00000000-0000-0000-0000-000000000000.shm")
+        shutil.copyfile(os.path.join(box.cuslice_dir, real[0]), wrong)
+        p = cli(box, "status", "--json", check=False)
+        assert p.returncode == 1, p
+        doc = json.loads(p.stdout)
+        errors = {e["file"]: e["reason"] for e in doc["errors"]}
+        assert list(errors) == [wrong] and "not the GPU its name says" in errors[wrong], errors
+        assert len(doc["gpus"]) == 1, doc  # the rightly named file is still shown
+    finally:
+        box.cleanup()
+
+
 # ---- metrics ----
 
 def test_metrics_parse_and_counters_only_grow():
