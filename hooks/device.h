@@ -29,6 +29,9 @@ struct device {
 	uint64_t cap;                /* 0 = no cap; clamped to the card */
 	int cap_invalid;             /* CUSLICE_MEM_LIMIT unusable: refuse all */
 	uint64_t card_total;         /* real device memory */
+	uint64_t ctx_reserve;        /* CUSLICE_CTX_RESERVE, bounded by the card */
+	_Atomic int reserve_pending; /* the reserve did not fit: allocations are
+	                              * refused until it does (memory.c) */
 	struct gpufile file;         /* valid when status == DEVICE_READY */
 	unsigned slot;               /* our member slot in file */
 	char problem[600];           /* why status is DEVICE_LOCAL */
@@ -48,9 +51,6 @@ struct device *device_peek(int ordinal);
 
 /* The record for a GPU UUID among those already joined, or NULL. */
 struct device *device_by_uuid(const char *uuid);
-
-/* Calls fn for every joined device. */
-void device_for_each(void (*fn)(struct device *d, void *arg), void *arg);
 
 /* Writes the UUID ("GPU-…") of CUdevice dev into out. Returns 0, or
  * -ENODEV when the driver does not give one. Joins nothing. */

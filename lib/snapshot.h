@@ -37,7 +37,6 @@
 #include "layout.h"
 
 #define SNAP_WINDOW_NS (UINT64_C(10) * 1000000000u)      /* "share over the last 10 s" */
-#define SNAP_HIGH_WINDOW_NS (UINT64_C(1) * 1000000000u)  /* ring.c's HIGH_WINDOW_NS */
 #define SNAP_PATH_MAX 320
 
 enum snap_state { SNAP_IDLE = 0, SNAP_WAITING, SNAP_HOLDING, SNAP_DEAD };
@@ -50,6 +49,7 @@ struct snap_member {
 	uint32_t host_pid;            /* in the reader's PID namespace, 0 unknown */
 	char group[CS_NAME_MAX];      /* "" = alone */
 	char note[CS_NOTE_MAX];
+	uint32_t bad_vars;            /* variables with bad values: config_bad_var_name() */
 	uint32_t weight;
 	uint32_t priority;            /* enum priority_class as stored */
 	int32_t ordinal;
