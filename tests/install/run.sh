@@ -17,7 +17,8 @@
 # tmpfiles.d entry creates the folder with that mode (systemd-tmpfiles
 # --root); the installed `cuslice doctor` passes against the simulated driver,
 # from the unpacked .deb and, as root, from a real `dpkg -i` (removed after);
-# the man page has no groff warnings and holds every command's usage.
+# the man page has no groff warnings and holds every command's usage; every
+# LD_PRELOAD=/usr/... path in README.md and docs/install.md is in the .deb.
 # Prints TAP lines ("ok - ..." / "not ok - ..."); exits 1 if any failed.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -78,13 +79,20 @@ if run "dpkg-buildpackage -us -uc -b" \
 	fi
 	listing "$T/deb/usr" '^[a-z] [0-7]+ share/doc/cuslice/' | sed 's/\(cuslice\.1\)\.gz$/\1/' >"$T/list.deb"
 	echo "# Depends: $(dpkg-deb -f "$deb" Depends)"
+	# One version everywhere: meson.build, debian/changelog, include/cuslice.h.
+	v_meson=$("$BUILD/tools/cuslice" --version | awk '{ print $2 }')
+	v_deb=$(dpkg-deb -f "$deb" Version)
+	v_h=$(sed -n 's/^#define CUSLICE_VERSION "\(.*\)"$/\1/p' "$root/include/cuslice.h")
+	check "one version: meson $v_meson, debian/changelog $v_deb, cuslice.h $v_h" \
+		[ "$v_meson $v_meson" = "$v_deb $v_h" ]
 else
 	deb=""
 fi
 
 # 2. The Dockerfile: static checks, then its install lines on the context.
-if [ -n "$deb" ] && run "Dockerfile: COPY sources, .dockerignore, packages of both stages" \
-	python3 "$root/tests/install/check-dockerfile.py" "$root" "$T/ctx" "$T/image-install.sh" "$deb"; then
+[ -n "$deb" ] && run "Dockerfile: COPY sources, .dockerignore, packages of both stages" \
+	python3 "$root/tests/install/check-dockerfile.py" "$root" "$T/ctx" "$T/image-install.sh" "$deb"
+if [ -f "$T/image-install.sh" ]; then
 	run "Dockerfile: its meson setup/install lines on the build context" \
 		env SRC="$T/ctx" BUILD="$T/image-build" STAGE="$T/image" sh "$T/image-install.sh" &&
 		listing "$T/image/usr" >"$T/list.image"
@@ -176,6 +184,16 @@ if [ -n "$deb" ]; then
 		run "dpkg -r cuslice" dpkg -r cuslice && installed_deb=0
 		flock -u 9
 	fi
+fi
+
+# Every LD_PRELOAD=/usr/... path the docs give is a file the package installs.
+if [ -n "$deb" ]; then
+	paths=$(grep -ho 'LD_PRELOAD=/usr/[^ "`)]*\.so' "$root/README.md" "$root/docs/install.md" |
+		sed 's/^LD_PRELOAD=//' | sort -u)
+	for p in $paths; do
+		check "LD_PRELOAD=$p (README.md, docs/install.md) is in the package" [ -f "$T/deb$p" ]
+	done
+	check "the docs give an LD_PRELOAD path at all" [ -n "$paths" ]
 fi
 
 # The man page.
