@@ -12,14 +12,14 @@
 #include "log.h"
 #include "size.h"
 
-enum var_kind { KIND_ENUM, KIND_PATH, KIND_SIZE, KIND_UINT, KIND_NAME, KIND_MEMSPEC };
+enum var_kind { KIND_ENUM, KIND_PATH, KIND_SIZE, KIND_UINT, KIND_NAME, KIND_MEMSPEC, KIND_LABEL };
 
 struct var {
 	struct config_var doc;
 	enum var_kind kind;
 	size_t offset;              /* into struct cs_config */
 	const char *const *choices; /* KIND_ENUM: NULL-terminated, index = value */
-	uint64_t min, max;          /* KIND_UINT */
+	uint64_t min, max;          /* KIND_UINT; KIND_LABEL: max = field size */
 };
 
 static const char *const log_choices[] = { "off", "error", "warn", "info", "debug", NULL };
@@ -40,13 +40,17 @@ static const struct var vars[] = {
 	    "At exit, write '<symbol> <count>' for every intercepted symbol; %p becomes the pid." },
 	  KIND_PATH, OFF(trace), NULL, 0, 0 },
 	{ { "CUSLICE_DIR", "path", CUSLICE_DEFAULT_DIR,
-	    "Folder of the per-GPU ring and ledger files shared by the processes of a node." },
+	    "Folder of the per-GPU ring and ledger files shared by the processes of a node.",
+	    "mount", 0 },
 	  KIND_PATH, OFF(dir), NULL, 0, 0 },
-	{ { "CUSLICE_MEM_LIMIT", "size | ORD=size,… | GPU-UUID=size,…", "(no cap)",
-	    "Device memory cap for this process or its group, for every GPU or per GPU." },
+	{ { "CUSLICE_MEM_LIMIT", "size | card/N | ORD=size,… | GPU-UUID=size,…", "(no cap)",
+	    "Device memory cap for this process or its group, for every GPU or per GPU; "
+	    "card/N is the card's memory divided by N.",
+	    "annotation:cuslice.io/memory", 1 },
 	  KIND_MEMSPEC, OFF(mem), NULL, 0, 0 },
 	{ { "CUSLICE_GROUP", "name [A-Za-z0-9._-], up to 63", "(the process alone)",
-	    "Processes with the same group on one GPU share one memory cap." },
+	    "Processes with the same group on one GPU share one memory cap.",
+	    "field:metadata.uid", 0 },
 	  KIND_NAME, OFF(group), NULL, 0, 0 },
 	{ { "CUSLICE_MANAGED", "count|exclude", "count",
 	    "Whether cuMemAllocManaged allocations are charged against the cap." },
@@ -55,7 +59,8 @@ static const struct var vars[] = {
 	    "Bytes charged per process and GPU for the driver's own context memory." },
 	  KIND_SIZE, OFF(ctx_reserve), NULL, 0, 0 },
 	{ { "CUSLICE_WEIGHT", "1..100", "1",
-	    "This process's share of GPU time when every member is busy." },
+	    "This process's share of GPU time when every member is busy.",
+	    "annotation:cuslice.io/weight", 1 },
 	  KIND_UINT, OFF(weight), NULL, 1, 100 },
 	{ { "CUSLICE_SLICE_MS", "1..10000", "20",
 	    "Base time slice in milliseconds." },
@@ -67,7 +72,8 @@ static const struct var vars[] = {
 	    "After its slice, how long a stopped or stuck holder keeps the token before others take it." },
 	  KIND_UINT, OFF(hold_timeout_ms), NULL, 10, 600000 },
 	{ { "CUSLICE_PRIORITY", "high|normal|low", "normal",
-	    "Priority class: high preempts slices, low runs only when others idle." },
+	    "Priority class: high preempts slices, low runs only when others idle.",
+	    "annotation:cuslice.io/priority", 1 },
 	  KIND_ENUM, OFF(priority), priority_choices, 0, 0 },
 	{ { "CUSLICE_HIGH_MAX_SHARE", "1..100", "80",
 	    "Most GPU time (percent over a 1 s window) high members take while others wait." },
@@ -75,9 +81,18 @@ static const struct var vars[] = {
 	{ { "CUSLICE_RING", "on|off", "on",
 	    "Time slicing through the token ring; off keeps only memory caps and tracing." },
 	  KIND_ENUM, OFF(ring), onoff_choices, 0, 0 },
+	{ { "CUSLICE_POD_NAME", "Kubernetes pod name, up to 253", "(none)",
+	    "The pod's name, shown by cuslice status and as the metrics' pod label.",
+	    "field:metadata.name", 0 },
+	  KIND_LABEL, OFF(pod_name), NULL, 0, CONFIG_POD_NAME_MAX },
+	{ { "CUSLICE_POD_NAMESPACE", "Kubernetes namespace, up to 63", "(none)",
+	    "The pod's namespace, shown by cuslice status and as the metrics' namespace label.",
+	    "field:metadata.namespace", 0 },
+	  KIND_LABEL, OFF(pod_namespace), NULL, 0, CONFIG_NAMESPACE_MAX },
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
+_Static_assert(N_VARS <= CONFIG_VARS_MAX, "cs_config.source has no room for every variable");
 
 const struct config_var *config_vars(size_t *count)
 {
@@ -115,10 +130,11 @@ static int parse_enum(const struct var *v, const char *text, int *out)
 	return -EINVAL;
 }
 
-static int parse_name(const char *text, char *out)
+/* A name of [A-Za-z0-9._-] that fits in size bytes with its NUL. */
+static int parse_name(const char *text, char *out, size_t size)
 {
 	size_t n = strlen(text);
-	if (n == 0 || n >= CONFIG_GROUP_MAX)
+	if (n == 0 || n >= size)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)text[i];
@@ -133,8 +149,16 @@ static int memspec_entry(struct memspec *m, char *item)
 {
 	char *eq = strchr(item, '=');
 	uint64_t cap;
+	if (eq == NULL && strncasecmp(item, "card/", 5) == 0) {
+		uint64_t div;
+		if (m->all != 0 || m->card_div != 0 ||
+		    uint_parse(item + 5, 1, MEMSPEC_CARD_DIV_MAX, &div) != 0)
+			return -EINVAL;
+		m->card_div = (uint32_t)div;
+		return 0;
+	}
 	if (eq == NULL) {
-		if (m->all != 0 || size_parse(item, &cap) != 0 || cap == 0)
+		if (m->all != 0 || m->card_div != 0 || size_parse(item, &cap) != 0 || cap == 0)
 			return -EINVAL;
 		m->all = cap;
 		return 0;
@@ -170,7 +194,7 @@ int memspec_parse(const char *text, struct memspec *m)
 		if (memspec_entry(m, item) != 0)
 			goto invalid;
 	}
-	if (m->all == 0 && m->n == 0)
+	if (m->all == 0 && m->card_div == 0 && m->n == 0)
 		goto invalid;
 	return 0;
 invalid:
@@ -180,7 +204,8 @@ invalid:
 	return -EINVAL;
 }
 
-int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t *cap)
+int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t card_total,
+		uint64_t *cap)
 {
 	if (m->invalid)
 		return -EINVAL;
@@ -195,6 +220,12 @@ int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t
 			*cap = m->entries[i].cap;
 			return 0;
 		}
+	}
+	if (m->card_div != 0) {
+		if (card_total == 0)
+			return -EINVAL;
+		*cap = card_total / m->card_div;
+		return 0;
 	}
 	*cap = m->all;
 	return 0;
@@ -220,7 +251,9 @@ static int parse_var(const struct var *v, const char *text, struct cs_config *cf
 		*(uint32_t *)field = (uint32_t)u;
 		return 0;
 	case KIND_NAME:
-		return parse_name(text, field);
+		return parse_name(text, field, CONFIG_GROUP_MAX);
+	case KIND_LABEL:
+		return parse_name(text, field, (size_t)v->max);
 	case KIND_MEMSPEC:
 		return memspec_parse(text, (struct memspec *)field);
 	}
@@ -239,6 +272,10 @@ static void printable(const char *text, char *out, size_t len)
 
 static const char *safe_behaviour(const struct var *v)
 {
+	if (v->doc.policy)
+		return v->kind == KIND_MEMSPEC
+			? "every allocation is refused until it is fixed (a cap is never lifted silently)"
+			: "using the node policy's value, else the default";
 	if (v->kind == KIND_MEMSPEC)
 		return "every allocation is refused until it is fixed (a cap is never lifted silently)";
 	return "using the default";
@@ -256,8 +293,12 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		/* A parser leaves its field untouched on error (so it keeps
 		 * its default), except the memory cap, which records that it
 		 * is invalid. */
-		if (parse_var(v, text, cfg) == 0)
+		if (v->kind == KIND_MEMSPEC)
+			cfg->source[i] = SOURCE_ENV; /* even invalid: it is never replaced */
+		if (parse_var(v, text, cfg) == 0) {
+			cfg->source[i] = SOURCE_ENV;
 			continue;
+		}
 		bad++;
 		char shown[65];
 		printable(text, shown, sizeof(shown));
@@ -265,6 +306,45 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 			  v->doc.type, safe_behaviour(v));
 	}
 	return bad;
+}
+
+int config_var_index(const char *name)
+{
+	for (size_t i = 0; i < N_VARS; i++) {
+		if (strcmp(vars[i].doc.name, name) == 0)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+int config_source(const struct cs_config *cfg, const char *name)
+{
+	int i = config_var_index(name);
+	return i < 0 ? SOURCE_DEFAULT : cfg->source[i];
+}
+
+int config_set(struct cs_config *cfg, const char *name, const char *text,
+	       enum config_source source)
+{
+	int i = config_var_index(name);
+	if (i < 0)
+		return i;
+	int err = parse_var(&vars[i], text, cfg);
+	if (err == 0 || vars[i].kind == KIND_MEMSPEC)
+		cfg->source[i] = (unsigned char)source;
+	return err == 0 ? 0 : (err == -ERANGE ? -ERANGE : -EINVAL);
+}
+
+const char *config_expected(const char *name)
+{
+	int i = config_var_index(name);
+	return i < 0 ? NULL : vars[i].doc.type;
+}
+
+const char *config_bad_value_effect(const char *name)
+{
+	int i = config_var_index(name);
+	return i < 0 ? NULL : safe_behaviour(&vars[i]);
 }
 
 static const char *env_getter(const char *name, void *arg)
