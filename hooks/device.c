@@ -152,15 +152,6 @@ struct device *device_by_uuid(const char *uuid)
 	return NULL;
 }
 
-void device_for_each(void (*fn)(struct device *d, void *arg), void *arg)
-{
-	for (int i = 0; i < DEVICES_MAX; i++) {
-		struct device *d = device_peek(i);
-		if (d != NULL)
-			fn(d, arg);
-	}
-}
-
 int device_uuid_of(CUdevice dev, char *out, size_t len)
 {
 	CUuuid u;

@@ -49,9 +49,6 @@ struct device *device_peek(int ordinal);
 /* The record for a GPU UUID among those already joined, or NULL. */
 struct device *device_by_uuid(const char *uuid);
 
-/* Calls fn for every joined device. */
-void device_for_each(void (*fn)(struct device *d, void *arg), void *arg);
-
 /* Writes the UUID ("GPU-…") of CUdevice dev into out. Returns 0, or
  * -ENODEV when the driver does not give one. Joins nothing. */
 int device_uuid_of(CUdevice dev, char *out, size_t len);

@@ -70,15 +70,4 @@ static inline void hook_leave(void)
 		}                                                       \
 	} while (0)
 
-/* A body that only counts and forwards (the default for a row until a
- * policy needs it). */
-#define HOOK_PASS(lib, name, params, args)      \
-	HOOK_EXPORT CUresult name params        \
-	{                                       \
-		HOOK_BEGIN(name, args);         \
-		CUresult r = real.name args;    \
-		hook_leave();                   \
-		return r;                       \
-	}
-
 #endif

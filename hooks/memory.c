@@ -202,25 +202,14 @@ static void mem_return(struct hold *h, CUresult r)
 
 /* ---- sizes ---- */
 
-static uint64_t mul_sat(uint64_t a, uint64_t b)
-{
-	uint64_t r;
-	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 /* A pitch the driver will not exceed for this width, in practice; the
  * charge is settled to the pitch it returns. */
 #define PITCH_ALIGN_GUESS 512u
 
 static uint64_t pitch_guess(size_t width, size_t height)
 {
-	uint64_t pitch = add_sat(width, PITCH_ALIGN_GUESS - 1) & ~(uint64_t)(PITCH_ALIGN_GUESS - 1);
-	return mul_sat(pitch, height);
+	uint64_t pitch = size_add_sat(width, PITCH_ALIGN_GUESS - 1) & ~(uint64_t)(PITCH_ALIGN_GUESS - 1);
+	return size_mul_sat(pitch, height);
 }
 
 /* Bytes per channel of an array format. An estimate: the driver tiles and
@@ -261,8 +250,8 @@ static uint64_t at_least_1(uint64_t v)
 static uint64_t level_bytes(uint64_t w, uint64_t h, uint64_t depth, CUarray_format format,
 			    unsigned channels)
 {
-	uint64_t element = mul_sat(format_bytes(format), channels < 1 ? 1 : channels);
-	return mul_sat(mul_sat(mul_sat(element, at_least_1(w)), at_least_1(h)), at_least_1(depth));
+	uint64_t element = size_mul_sat(format_bytes(format), channels < 1 ? 1 : channels);
+	return size_mul_sat(size_mul_sat(size_mul_sat(element, at_least_1(w)), at_least_1(h)), at_least_1(depth));
 }
 
 static uint64_t array_estimate(const CUDA_ARRAY3D_DESCRIPTOR *a, unsigned levels)
@@ -270,7 +259,7 @@ static uint64_t array_estimate(const CUDA_ARRAY3D_DESCRIPTOR *a, unsigned levels
 	int layered = (a->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP)) != 0;
 	uint64_t w = a->Width, h = a->Height, depth = a->Depth, sum = 0;
 	for (unsigned l = 0; l < at_least_1(levels) && l < 64; l++) {
-		sum = add_sat(sum, level_bytes(w, h, depth, a->Format, a->NumChannels));
+		sum = size_add_sat(sum, level_bytes(w, h, depth, a->Format, a->NumChannels));
 		w = at_least_1(w / 2);
 		h = h != 0 ? at_least_1(h / 2) : 0;
 		if (!layered)
@@ -307,7 +296,7 @@ HOOK_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_
 	CUresult r = mem_ask(&t, device_current(), pitch_guess(WidthInBytes, Height));
 	if (r == CUDA_SUCCESS) {
 		r = real.cuMemAllocPitch_v2(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-		if (r == CUDA_SUCCESS && mem_resize(&t, mul_sat(*pPitch, Height)) != 0) {
+		if (r == CUDA_SUCCESS && mem_resize(&t, size_mul_sat(*pPitch, Height)) != 0) {
 			real.cuMemFree_v2(*dptr); /* wider than the cap allows */
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}

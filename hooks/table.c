@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +97,14 @@ void *hook_by_name(const char *name)
 	int id = id_by_name(name);
 	return id < 0 ? NULL : hook_fns[id];
 }
+
+/* struct real_fns begins with one slot per hook, in the table's order, so
+ * that it can be read as an array of HOOK_COUNT pointers. */
+#define X(kind, lib, name, params, args) \
+	_Static_assert(offsetof(struct real_fns, name) == HOOK_##name * sizeof(void *), \
+		       #name " is not where hook_for_real looks for it");
+ALL_HOOKS(X)
+#undef X
 
 static void **real_slots(void)
 {

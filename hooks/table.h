@@ -141,10 +141,6 @@
 	X(cuda, CUresult, cuDeviceGetDefaultMemPool, (CUmemoryPool *pool, CUdevice dev)) \
 	X(nvml, nvmlReturn_t, nvmlDeviceGetUUID, (nvmlDevice_t device, char *uuid, unsigned int length))
 
-/* The library a row belongs to, as a constant: LIB_##lib. */
-#define LIB_cuda 0
-#define LIB_nvml 1
-
 enum hook_id {
 #define X(kind, lib, name, params, args) HOOK_##name,
 	ALL_HOOKS(X)

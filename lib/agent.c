@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "member.h"
 #include "ring.h"
@@ -59,11 +60,7 @@ static void *drainer_main(void *arg)
 
 static int drain_bounded(struct ring_member *m, uint64_t timeout_ns)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns;
-	deadline.tv_sec += (time_t)(ns / 1000000000u);
-	deadline.tv_nsec = (long)(ns % 1000000000u);
+	struct timespec deadline = clock_deadline(CLOCK_MONOTONIC, timeout_ns);
 
 	pthread_mutex_lock(&m->drain_lock);
 	uint64_t target = ++m->drain_requested;
@@ -364,13 +361,7 @@ void ring_member_stop(struct ring_member *m)
 	pthread_mutex_unlock(&m->yield_lock);
 	/* The drainer may be blocked in the driver: wait a little, then let
 	 * it go. */
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += 200 * 1000 * 1000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	struct timespec deadline = clock_deadline(CLOCK_REALTIME, 200 * MS);
 	if (pthread_timedjoin_np(m->drainer, NULL, &deadline) != 0)
 		pthread_detach(m->drainer);
 }

@@ -55,6 +55,7 @@ static const struct var vars[] = {
 	{ { "CUSLICE_MANAGED", "count|exclude", "count",
 	    "Whether cuMemAllocManaged allocations are charged against the cap." },
 	  KIND_ENUM, OFF(count_managed), managed_choices, 0, 0 },
+	/* 704M: measured on the H100, docs/memory.md. */
 	{ { "CUSLICE_CTX_RESERVE", "size", "704M",
 	    "Bytes charged per process and GPU for the driver's own context memory." },
 	  KIND_SIZE, OFF(ctx_reserve), NULL, 0, 0 },
@@ -75,6 +76,7 @@ static const struct var vars[] = {
 	    "Priority class: high preempts slices, low runs only when others idle.",
 	    "annotation:cuslice.io/priority", 1 },
 	  KIND_ENUM, OFF(priority), priority_choices, 0, 0 },
+	/* 80: from the H100 server+training runs, docs/benchmarks.md. */
 	{ { "CUSLICE_HIGH_MAX_SHARE", "1..100", "80",
 	    "Most GPU time (percent over a 1 s window) high members take while others wait." },
 	  KIND_UINT, OFF(high_max_share), NULL, 1, 100 },
@@ -103,20 +105,17 @@ const struct config_var *config_vars(size_t *count)
 	return docs;
 }
 
+static int parse_var(const struct var *v, const char *text, struct cs_config *cfg);
+
+/* The defaults are the table's: a default shown in parentheses is a
+ * description ("(no cap)"), and stands for the zero value. */
 static void set_defaults(struct cs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->log_level = LOG_OFF;
-	strcpy(cfg->dir, CUSLICE_DEFAULT_DIR);
-	cfg->count_managed = 1;
-	cfg->ctx_reserve = 704ULL << 20; /* measured on H100: docs/memory.md */
-	cfg->weight = 1;
-	cfg->slice_ms = 20;
-	cfg->drain_timeout_ms = 2000;
-	cfg->hold_timeout_ms = 1000;
-	cfg->priority = PRIORITY_NORMAL;
-	cfg->high_max_share = 80; /* from the H100 server+training runs: docs/benchmarks.md */
-	cfg->ring = 1;
+	for (size_t i = 0; i < N_VARS; i++) {
+		if (vars[i].doc.def[0] != '(')
+			parse_var(&vars[i], vars[i].doc.def, cfg);
+	}
 }
 
 static int parse_enum(const struct var *v, const char *text, int *out)

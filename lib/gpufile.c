@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static int fail(char *why, size_t whylen, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -69,8 +71,6 @@ int gpufile_check(const struct cs_header *h, uint64_t file_size, const char *uui
 
 static void init_file(struct cs_file *f, const char *uuid, uint32_t slice_ms)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	f->header.abi = CS_ABI_VERSION;
 	f->header.header_size = sizeof(struct cs_header);
 	f->header.file_size = sizeof(struct cs_file);
@@ -79,7 +79,7 @@ static void init_file(struct cs_file *f, const char *uuid, uint32_t slice_ms)
 	f->header.ring_offset = offsetof(struct cs_file, ring);
 	f->header.members_offset = offsetof(struct cs_file, members);
 	snprintf(f->header.uuid, sizeof(f->header.uuid), "%s", uuid);
-	f->header.created_unix_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	f->header.created_unix_ns = clock_ns(CLOCK_REALTIME);
 	atomic_store(&f->ring.token, TOKEN_MAKE(0, CS_NO_HOLDER));
 	f->ring.slice_ms = slice_ms;
 	f->header.magic = CS_MAGIC;

@@ -75,6 +75,10 @@ struct cs_header {
 #define TOKEN_GEN(t) ((t) >> 16)
 #define TOKEN_MAKE(gen, holder) (((uint64_t)(gen) << 16) | ((holder) & 0xffffu))
 
+/* The window over which high members' holding is counted (high_window_*):
+ * the ring limits it, readers show it as a share. */
+#define CS_HIGH_WINDOW_NS (UINT64_C(1000000000))
+
 struct cs_ring {
 	alignas(64) _Atomic uint64_t token;
 	_Atomic uint64_t grant_ns;        /* when the current holder got the token */

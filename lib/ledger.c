@@ -83,11 +83,6 @@ struct group_view {
 	int disagree;       /* the members' declarations differ */
 };
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 static void view_cap(struct group_view *v, uint64_t declared)
 {
 	uint64_t rank = declared == 0 ? UINT64_MAX : declared;
@@ -125,7 +120,7 @@ static void scan_group(const struct cs_file *f, const struct cs_member *self,
 			continue;
 		if (!member_same_group(self, m))
 			continue;
-		v->used = add_sat(v->used, atomic_load(&m->charged));
+		v->used = size_add_sat(v->used, atomic_load(&m->charged));
 		uint64_t declared = m->declared_cap;
 		if (declared != first) {
 			v->disagree = 1;
@@ -157,24 +152,34 @@ static void charge_sub(_Atomic uint64_t *charged, uint64_t bytes)
 		;
 }
 
-/* A member alone: it is the only writer of its word, so compare-and-swap
- * is exact. */
-static int reserve_alone(struct cs_member *m, uint64_t bytes, uint64_t *group_used)
+/* The counters of one accounting word: a member slot's, or a local
+ * ledger's. */
+struct words {
+	_Atomic uint64_t *charged, *peak, *refusals, *allocations;
+};
+
+#define WORDS_OF(x) ((struct words){ &(x)->charged, &(x)->peak, &(x)->refusals, \
+				     &(x)->allocations })
+
+/* A reservation against a word only its owner adds to (a member alone, or
+ * a local ledger): compare-and-swap is exact, never overshoots and never
+ * needs a retry. cap 0 = no cap. Sets *used (may be NULL) to the charge
+ * after it, or the charge seen when refused. */
+static int reserve_exact(struct words w, uint64_t cap, uint64_t bytes, uint64_t *used)
 {
-	uint64_t cap = m->declared_cap;
-	uint64_t cur = atomic_load(&m->charged);
+	uint64_t cur = atomic_load(w.charged);
 	do {
-		if (cap != 0 && (bytes > cap || cur > cap - bytes)) {
-			count(&m->refusals);
-			if (group_used != NULL)
-				*group_used = cur;
+		if (bytes > LEDGER_BYTES_MAX || (cap != 0 && (bytes > cap || cur > cap - bytes))) {
+			count(w.refusals);
+			if (used != NULL)
+				*used = cur;
 			return -ENOMEM;
 		}
-	} while (!atomic_compare_exchange_weak(&m->charged, &cur, cur + bytes));
-	peak_raise(&m->peak, cur + bytes);
-	count(&m->allocations);
-	if (group_used != NULL)
-		*group_used = cur + bytes;
+	} while (!atomic_compare_exchange_weak(w.charged, &cur, cur + bytes));
+	peak_raise(w.peak, cur + bytes);
+	count(w.allocations);
+	if (used != NULL)
+		*used = cur + bytes;
 	return 0;
 }
 
@@ -242,7 +247,7 @@ int ledger_reserve(struct cs_file *f, unsigned slot, uint64_t bytes, ledger_reap
 		return -ENOMEM;
 	}
 	if (m->group_hash == 0)
-		return reserve_alone(m, bytes, group_used);
+		return reserve_exact(WORDS_OF(m), m->declared_cap, bytes, group_used);
 	return reserve_group(f, m, bytes, reap, arg, group_used);
 }
 
@@ -309,21 +314,7 @@ void ledger_forget(struct cs_file *f, unsigned slot)
 
 int ledger_local_reserve(struct ledger_local *l, uint64_t bytes, uint64_t *used)
 {
-	uint64_t cur = atomic_load(&l->charged);
-	do {
-		if (bytes > LEDGER_BYTES_MAX ||
-		    (l->cap != 0 && (bytes > l->cap || cur > l->cap - bytes))) {
-			count(&l->refusals);
-			if (used != NULL)
-				*used = cur;
-			return -ENOMEM;
-		}
-	} while (!atomic_compare_exchange_weak(&l->charged, &cur, cur + bytes));
-	peak_raise(&l->peak, cur + bytes);
-	count(&l->allocations);
-	if (used != NULL)
-		*used = cur + bytes;
-	return 0;
+	return reserve_exact(WORDS_OF(l), l->cap, bytes, used);
 }
 
 void ledger_local_unreserve(struct ledger_local *l, uint64_t bytes)

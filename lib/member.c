@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static int slot_lock(const struct gpufile *g, unsigned slot, int cmd, short type, off_t extra,
 		     struct flock *out)
 {
@@ -67,20 +69,13 @@ int member_same_group(const struct cs_member *a, const struct cs_member *b)
 	return strncmp(a->group, b->group, sizeof(a->group)) == 0;
 }
 
-static uint64_t now_unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Resets every field but state, then fills the identity. */
 static void fill_slot(struct cs_member *m, const struct member_info *info)
 {
 	size_t skip = sizeof(m->state);
 	memset((char *)m + skip, 0, sizeof(*m) - skip);
 	m->pid = (uint32_t)getpid();
-	m->join_unix_ns = now_unix_ns();
+	m->join_unix_ns = clock_ns(CLOCK_REALTIME);
 	if (getrandom(&m->key, sizeof(m->key), GRND_NONBLOCK) != (ssize_t)sizeof(m->key))
 		m->key = m->join_unix_ns ^ ((uint64_t)m->pid << 32);
 	m->weight = info->weight;

@@ -14,15 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "member.h"
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void copy_text(char *dst, const char *src, size_t size)
 {
@@ -277,8 +271,8 @@ static void read_ring(const struct cs_ring *r, struct snap_gpu *s)
 	uint64_t used = atomic_load(&r->high_window_used_ns);
 	/* The window in progress, or the one that just ended; older is 0. */
 	if (start != 0 && s->taken_mono_ns >= start &&
-	    s->taken_mono_ns - start < 2 * SNAP_HIGH_WINDOW_NS)
-		s->high_share = clamp01((double)used / (double)SNAP_HIGH_WINDOW_NS);
+	    s->taken_mono_ns - start < 2 * CS_HIGH_WINDOW_NS)
+		s->high_share = clamp01((double)used / (double)CS_HIGH_WINDOW_NS);
 }
 
 static enum snap_state state_of(const struct cs_member *m, const struct snap_member *s,

@@ -37,7 +37,6 @@
 #include "layout.h"
 
 #define SNAP_WINDOW_NS (UINT64_C(10) * 1000000000u)      /* "share over the last 10 s" */
-#define SNAP_HIGH_WINDOW_NS (UINT64_C(1) * 1000000000u)  /* ring.c's HIGH_WINDOW_NS */
 #define SNAP_PATH_MAX 320
 
 enum snap_state { SNAP_IDLE = 0, SNAP_WAITING, SNAP_HOLDING, SNAP_DEAD };

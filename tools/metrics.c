@@ -9,16 +9,15 @@
  * out: their series end, as a finished process's would.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "textfile.h"
 
 enum value_kind { V_INT, V_NS, V_RATIO };
 
@@ -358,38 +357,6 @@ char *metrics_render(const struct gpu_set *set, size_t *len)
 
 /* ---- the command ---- */
 
-/* Writes text to path through a temporary file in the same folder. */
-static int write_atomic(const char *path, const char *text, size_t len)
-{
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int err = 0;
-	fchmod(fd, 0644); /* the collector may run as another user */
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (err == 0 && fsync(fd) != 0)
-		err = -errno;
-	if (close(fd) != 0 && err == 0)
-		err = -errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = -errno;
-	if (err != 0)
-		unlink(tmp);
-	return err;
-}
-
 /* One scrape: read, render, write. Returns an exit status. */
 static int scrape(const char *dir, const char *textfile)
 {
@@ -412,7 +379,7 @@ static int scrape(const char *dir, const char *textfile)
 	if (textfile == NULL) {
 		fwrite(text, 1, len, stdout);
 		fflush(stdout);
-	} else if ((err = write_atomic(textfile, text, len)) != 0) {
+	} else if ((err = textfile_write(textfile, text, len)) != 0) {
 		fprintf(stderr, "cuslice metrics: cannot write %s: %s\n", textfile, strerror(-err));
 		rc = EXIT_PROBLEM;
 	}
