@@ -36,14 +36,14 @@ static void clean_dead(struct gpufile *g, unsigned slot, void *arg)
 static void fix_cap(struct device *d)
 {
 	uint64_t cap = 0;
-	if (memspec_cap(&hooks_cfg.mem, d->ordinal, d->uuid, &cap) != 0) {
-		d->cap_invalid = 1;
-		return;
-	}
 	size_t total = 0;
 	if (real.cuDeviceTotalMem_v2 != NULL &&
 	    real.cuDeviceTotalMem_v2(&total, d->ordinal) == CUDA_SUCCESS)
 		d->card_total = total;
+	if (memspec_cap_card(&hooks_cfg.mem, d->ordinal, d->uuid, d->card_total, &cap) != 0) {
+		d->cap_invalid = 1;
+		return;
+	}
 	if (cap != 0 && d->card_total != 0 && cap > d->card_total) {
 		log_warn("CUSLICE_MEM_LIMIT for %s is larger than the card (%llu > %llu bytes); "
 			 "using the card's size", d->uuid, (unsigned long long)cap,

@@ -21,6 +21,7 @@
 #include "hook.h"
 #include "hooks_state.h"
 #include "log.h"
+#include "policy.h"
 #include "trace.h"
 
 struct real_fns real;
@@ -200,6 +201,7 @@ static void load_config(void)
 	config_load_env(&hooks_cfg);
 	log_setup((enum log_level)hooks_cfg.log_level, hooks_cfg.log_file);
 	config_load_env(&hooks_cfg);
+	policy_load(&hooks_cfg); /* the node's defaults, under the variables */
 	hooks_counting = hooks_cfg.trace[0] != '\0';
 	build_name_index();
 }

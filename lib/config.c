@@ -40,17 +40,14 @@ static const struct var vars[] = {
 	    "At exit, write '<symbol> <count>' for every intercepted symbol; %p becomes the pid." },
 	  KIND_PATH, OFF(trace), NULL, 0, 0 },
 	{ { "CUSLICE_DIR", "path", CUSLICE_DEFAULT_DIR,
-	    "Folder of the per-GPU ring and ledger files shared by the processes of a node.",
-	    "mount", 0 },
+	    "Folder of the per-GPU ring and ledger files shared by the processes of a node." },
 	  KIND_PATH, OFF(dir), NULL, 0, 0 },
 	{ { "CUSLICE_MEM_LIMIT", "size | card/N | ORD=size,… | GPU-UUID=size,…", "(no cap)",
 	    "Device memory cap for this process or its group, for every GPU or per GPU; "
-	    "card/N is the card's memory divided by N.",
-	    "annotation:cuslice.io/memory", 1 },
+	    "card/N is the card's memory divided by N." },
 	  KIND_MEMSPEC, OFF(mem), NULL, 0, 0 },
 	{ { "CUSLICE_GROUP", "name [A-Za-z0-9._-], up to 63", "(the process alone)",
-	    "Processes with the same group on one GPU share one memory cap.",
-	    "field:metadata.uid", 0 },
+	    "Processes with the same group on one GPU share one memory cap." },
 	  KIND_NAME, OFF(group), NULL, 0, 0 },
 	{ { "CUSLICE_MANAGED", "count|exclude", "count",
 	    "Whether cuMemAllocManaged allocations are charged against the cap." },
@@ -60,8 +57,7 @@ static const struct var vars[] = {
 	    "Bytes charged per process and GPU for the driver's own context memory." },
 	  KIND_SIZE, OFF(ctx_reserve), NULL, 0, 0 },
 	{ { "CUSLICE_WEIGHT", "1..100", "1",
-	    "This process's share of GPU time when every member is busy.",
-	    "annotation:cuslice.io/weight", 1 },
+	    "This process's share of GPU time when every member is busy." },
 	  KIND_UINT, OFF(weight), NULL, 1, 100 },
 	{ { "CUSLICE_SLICE_MS", "1..10000", "20",
 	    "Base time slice in milliseconds." },
@@ -73,8 +69,7 @@ static const struct var vars[] = {
 	    "After its slice, how long a stopped or stuck holder keeps the token before others take it." },
 	  KIND_UINT, OFF(hold_timeout_ms), NULL, 10, 600000 },
 	{ { "CUSLICE_PRIORITY", "high|normal|low", "normal",
-	    "Priority class: high preempts slices, low runs only when others idle.",
-	    "annotation:cuslice.io/priority", 1 },
+	    "Priority class: high preempts slices, low runs only when others idle." },
 	  KIND_ENUM, OFF(priority), priority_choices, 0, 0 },
 	/* 80: from the H100 server+training runs, docs/benchmarks.md. */
 	{ { "CUSLICE_HIGH_MAX_SHARE", "1..100", "80",
@@ -84,17 +79,53 @@ static const struct var vars[] = {
 	    "Time slicing through the token ring; off keeps only memory caps and tracing." },
 	  KIND_ENUM, OFF(ring), onoff_choices, 0, 0 },
 	{ { "CUSLICE_POD_NAME", "Kubernetes pod name, up to 253", "(none)",
-	    "The pod's name, shown by cuslice status and as the metrics' pod label.",
-	    "field:metadata.name", 0 },
+	    "The pod's name, shown by cuslice status and as the metrics' pod label." },
 	  KIND_LABEL, OFF(pod_name), NULL, 0, CONFIG_POD_NAME_MAX },
 	{ { "CUSLICE_POD_NAMESPACE", "Kubernetes namespace, up to 63", "(none)",
-	    "The pod's namespace, shown by cuslice status and as the metrics' namespace label.",
-	    "field:metadata.namespace", 0 },
+	    "The pod's namespace, shown by cuslice status and as the metrics' namespace label." },
 	  KIND_LABEL, OFF(pod_namespace), NULL, 0, CONFIG_NAMESPACE_MAX },
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
 _Static_assert(N_VARS <= CONFIG_VARS_MAX, "cs_config.source has no room for every variable");
+
+/* How a Kubernetes pod sets each variable (config_var.pod) and which ones a
+ * node policy may give (config_var.policy). The injection policies in
+ * deploy/kubernetes are checked against this list (tests/deploy, through
+ * `cuslice help pod`), so that the pod spec and the library cannot drift. */
+static const struct {
+	const char *name, *pod;
+	int policy;
+} pod_vars[] = {
+	{ "CUSLICE_DIR", "mount", 0 },
+	{ "CUSLICE_GROUP", "field:metadata.uid", 0 },
+	{ "CUSLICE_POD_NAME", "field:metadata.name", 0 },
+	{ "CUSLICE_POD_NAMESPACE", "field:metadata.namespace", 0 },
+	{ "CUSLICE_MEM_LIMIT", "annotation:cuslice.io/memory", 1 },
+	{ "CUSLICE_WEIGHT", "annotation:cuslice.io/weight", 1 },
+	{ "CUSLICE_PRIORITY", "annotation:cuslice.io/priority", 1 },
+};
+
+static int pod_index(const char *name)
+{
+	for (size_t k = 0; k < sizeof(pod_vars) / sizeof(pod_vars[0]); k++) {
+		if (strcmp(pod_vars[k].name, name) == 0)
+			return (int)k;
+	}
+	return -1;
+}
+
+const char *config_pod_source(const char *name)
+{
+	int k = pod_index(name);
+	return k < 0 ? NULL : pod_vars[k].pod;
+}
+
+int config_policy_var(const char *name)
+{
+	int k = pod_index(name);
+	return k < 0 ? 0 : pod_vars[k].policy;
+}
 
 const struct config_var *config_vars(size_t *count)
 {
@@ -203,8 +234,13 @@ invalid:
 	return -EINVAL;
 }
 
-int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t card_total,
-		uint64_t *cap)
+int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t *cap)
+{
+	return memspec_cap_card(m, ordinal, uuid, 0, cap);
+}
+
+int memspec_cap_card(const struct memspec *m, int ordinal, const char *uuid,
+		     uint64_t card_total, uint64_t *cap)
 {
 	if (m->invalid)
 		return -EINVAL;
@@ -271,10 +307,8 @@ static void printable(const char *text, char *out, size_t len)
 
 static const char *safe_behaviour(const struct var *v)
 {
-	if (v->doc.policy)
-		return v->kind == KIND_MEMSPEC
-			? "every allocation is refused until it is fixed (a cap is never lifted silently)"
-			: "using the node policy's value, else the default";
+	if (v->kind != KIND_MEMSPEC && config_policy_var(v->doc.name))
+		return "using the node policy's value, else the default";
 	if (v->kind == KIND_MEMSPEC)
 		return "every allocation is refused until it is fixed (a cap is never lifted silently)";
 	return "using the default";

@@ -70,12 +70,15 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg);
 /* config_load() with getenv. */
 int config_load_env(struct cs_config *cfg);
 
-/* Looks up the cap for a device whose memory is card_total bytes (0 when
- * unknown). Returns 0 and sets *cap (0 = no cap), or -EINVAL when
- * CUSLICE_MEM_LIMIT was invalid, or is "card/N" and card_total is unknown
+/* Looks up the cap for a device. Returns 0 and sets *cap (0 = no cap), or
+ * -EINVAL when CUSLICE_MEM_LIMIT was invalid (the caller applies a zero cap). */
+int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t *cap);
+
+/* memspec_cap() for a device whose memory is card_total bytes (0 when
+ * unknown), which a "card/N" cap needs: with card_total 0 it is -EINVAL
  * (the caller applies a zero cap: a cap is never lifted silently). */
-int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t card_total,
-		uint64_t *cap);
+int memspec_cap_card(const struct memspec *m, int ordinal, const char *uuid,
+		     uint64_t card_total, uint64_t *cap);
 
 /* Parses a CUSLICE_MEM_LIMIT value: a size, "card/N" (the card's memory
  * divided by N, 1..MEMSPEC_CARD_DIV_MAX), and/or ORD=size or UUID=size
@@ -88,16 +91,20 @@ struct config_var {
 	const char *type;      /* as shown to users: "size", "1..100", "path", … */
 	const char *def;       /* default, as shown to users */
 	const char *help;
-	/* What a Kubernetes pod sets it from, or NULL: "mount" (the node's
-	 * shared folder), "field:PATH" (the downward API), "annotation:KEY".
-	 * The injection policies in deploy/kubernetes are checked against it
-	 * (tests/deploy). */
-	const char *pod;
-	int policy;            /* a node policy may give its default */
 };
 
 /* The documented table, for help output. */
 const struct config_var *config_vars(size_t *count);
+
+/* What a Kubernetes pod sets the named variable from, or NULL when a pod
+ * does not set it: "mount" (the node's shared folder), "field:PATH" (the
+ * downward API), "annotation:KEY". The injection policies in
+ * deploy/kubernetes are checked against it (tests/deploy, through
+ * `cuslice help pod`). */
+const char *config_pod_source(const char *name);
+
+/* Nonzero when a node policy may give the named variable's default. */
+int config_policy_var(const char *name);
 
 /* The table index of a variable, or -ENOENT. */
 int config_var_index(const char *name);

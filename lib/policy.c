@@ -43,17 +43,6 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
-static int is_policy_var(const char *name)
-{
-	size_t n;
-	const struct config_var *v = config_vars(&n);
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i].name, name) == 0)
-			return v[i].policy;
-	}
-	return 0;
-}
-
 /* Parses one line [s, e) that is neither blank nor a comment. Returns 0 or
  * -EINVAL after reporting. */
 static int parse_line(const char *s, const char *e, unsigned line, struct node_policy *p,
@@ -77,7 +66,7 @@ static int parse_line(const char *s, const char *e, unsigned line, struct node_p
 	}
 	memcpy(ent->name, ns, nlen);
 	ent->name[nlen] = '\0';
-	if (!is_policy_var(ent->name)) {
+	if (!config_policy_var(ent->name)) {
 		say(report, arg, "%s line %u: %s is not a setting a node policy gives "
 			    "(CUSLICE_MEM_LIMIT, CUSLICE_WEIGHT, CUSLICE_PRIORITY)",
 		    p->origin, line, text);
@@ -144,11 +133,17 @@ static ssize_t read_whole(int fd, char *buf)
 
 int policy_read(const char *dir, struct node_policy *p, policy_reporter *report, void *arg)
 {
-	char buf[POLICY_SIZE_MAX + 1];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->origin, sizeof(p->origin), "node policy %s/%s", dir, POLICY_FILE);
 	char path[CONFIG_PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/%s", dir, POLICY_FILE);
+	return policy_read_file(path, p, report, arg);
+}
+
+int policy_read_file(const char *path, struct node_policy *p, policy_reporter *report,
+		     void *arg)
+{
+	char buf[POLICY_SIZE_MAX + 1];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->origin, sizeof(p->origin), "node policy %s", path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return -ENOENT;
@@ -195,7 +190,8 @@ int policy_apply(const struct node_policy *p, struct cs_config *cfg,
 		shown(e->value, strlen(e->value), text, sizeof(text));
 		say(report, arg, "%s line %u: %s='%s' is not valid: expected %s; %s", p->origin,
 		    e->line, e->name, text, config_expected(e->name),
-		    config_bad_value_effect(e->name));
+		    strcmp(e->name, "CUSLICE_MEM_LIMIT") == 0 ? config_bad_value_effect(e->name)
+							       : "using the default");
 		bad++;
 	}
 	return bad;

@@ -53,7 +53,7 @@ struct policy_entry {
 };
 
 struct node_policy {
-	char origin[CONFIG_PATH_MAX + 16]; /* file name, for messages */
+	char origin[CONFIG_PATH_MAX + 32]; /* "node policy <path>", for messages */
 	int unreadable;                    /* exists but could not be read whole */
 	unsigned n;
 	struct policy_entry entries[POLICY_ENTRIES_MAX];
@@ -74,6 +74,11 @@ int policy_parse(const char *text, size_t len, struct node_policy *p,
  * why the file cannot be read (then p->unreadable is set). Parse problems
  * are reported but are not an error of the read: the good lines are kept. */
 int policy_read(const char *dir, struct node_policy *p, policy_reporter *report, void *arg);
+
+/* policy_read() for a file of any name (the CLI checks a ConfigMap's file
+ * before installing it). */
+int policy_read_file(const char *path, struct node_policy *p, policy_reporter *report,
+		     void *arg);
 
 /* Applies the policy to the settings of *cfg whose source is still the
  * default (config_load() filled it from the environment). Bad values are
