@@ -12,6 +12,7 @@
 #include "log.h"
 #include "member.h"
 #include "ring.h"
+#include "size.h"
 
 static struct device devices[DEVICES_MAX];
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -33,6 +34,32 @@ static void clean_dead(struct gpufile *g, unsigned slot, void *arg)
 	ring_forget(g->map, slot);
 }
 
+static const char *no_var(const char *name, void *arg)
+{
+	(void)name;
+	(void)arg;
+	return NULL;
+}
+
+/* The context reserve of d: CUSLICE_CTX_RESERVE, refused when it is larger
+ * than the card (no context takes a whole card: the value is a mistake,
+ * and charging it would fill the group). */
+static void fix_reserve(struct device *d)
+{
+	d->ctx_reserve = hooks_cfg.ctx_reserve;
+	if (d->card_total == 0 || d->ctx_reserve <= d->card_total)
+		return;
+	struct cs_config defaults;
+	config_load(&defaults, no_var, NULL);
+	uint64_t n = defaults.ctx_reserve < d->card_total ? defaults.ctx_reserve : 0;
+	char a[32], b[32], c[32];
+	log_error("CUSLICE_CTX_RESERVE=%s is larger than the card %s (%s): using %s",
+		  size_format(d->ctx_reserve, a, sizeof(a)), d->uuid,
+		  size_format(d->card_total, b, sizeof(b)), size_format(n, c, sizeof(c)));
+	hooks_cfg.bad_vars |= config_var_bit("CUSLICE_CTX_RESERVE");
+	d->ctx_reserve = n;
+}
+
 static void fix_cap(struct device *d)
 {
 	uint64_t cap = 0;
@@ -51,6 +78,7 @@ static void fix_cap(struct device *d)
 		cap = d->card_total;
 	}
 	d->cap = cap;
+	fix_reserve(d);
 }
 
 static void join_file(struct device *d)
@@ -63,8 +91,17 @@ static void join_file(struct device *d)
 		.group = hooks_cfg.group,
 	};
 	char why[200];
-	int err = gpufile_open(&d->file, hooks_cfg.dir, d->uuid, hooks_cfg.slice_ms, why,
-			       sizeof(why));
+	int err;
+	if (hooks_cfg.dir_invalid) {
+		/* Never the default folder instead: that is another ring. */
+		err = -ENAMETOOLONG;
+		snprintf(d->file.path, sizeof(d->file.path), "$CUSLICE_DIR/gpu-%s.shm", d->uuid);
+		snprintf(why, sizeof(why), "cannot be used: CUSLICE_DIR is not a usable path "
+			 "(longer than %d bytes?)", CONFIG_PATH_MAX - 1);
+	} else {
+		err = gpufile_open(&d->file, hooks_cfg.dir, d->uuid, hooks_cfg.slice_ms, why,
+				   sizeof(why));
+	}
 	if (err == 0) {
 		err = member_join(&d->file, &info, clean_dead, NULL, &d->slot);
 		if (err == -ENOSPC)
@@ -87,6 +124,7 @@ static void join_file(struct device *d)
 	/* Publish the last configuration problem, for cuslice status. */
 	struct cs_member *me = &d->file.map->members[d->slot];
 	strncpy(me->note, log_last(), sizeof(me->note) - 1);
+	me->bad_vars = hooks_cfg.bad_vars; /* every bad variable, not only the last */
 	atomic_store_explicit(&d->status, DEVICE_READY, memory_order_release);
 }
 

@@ -29,6 +29,9 @@ struct device {
 	uint64_t cap;                /* 0 = no cap; clamped to the card */
 	int cap_invalid;             /* CUSLICE_MEM_LIMIT unusable: refuse all */
 	uint64_t card_total;         /* real device memory */
+	uint64_t ctx_reserve;        /* CUSLICE_CTX_RESERVE, bounded by the card */
+	_Atomic int reserve_pending; /* the reserve did not fit: allocations are
+	                              * refused until it does (memory.c) */
 	struct gpufile file;         /* valid when status == DEVICE_READY */
 	unsigned slot;               /* our member slot in file */
 	char problem[600];           /* why status is DEVICE_LOCAL */

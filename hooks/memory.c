@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "device.h"
@@ -74,20 +75,56 @@ static void view_of(struct device *d, struct mem_view *v)
 	v->capped = v->cap != 0;
 }
 
-/* The context reserve: the driver's own memory for this process's context,
- * charged whether or not it fits (the context exists already). */
+/* Why the context reserve of d does not fit, named for the log. */
+static void explain_reserve(struct device *d)
+{
+	char why[300] = "";
+	char a[32];
+	if (!shared(d) || ledger_explain(d->file.map, d->slot, d->ctx_reserve, why,
+					 sizeof(why)) != 0) {
+		uint64_t used, cap;
+		ledger_local_usage(&local[d->ordinal], &used, &cap);
+		char u[32], c[32];
+		snprintf(why, sizeof(why), "this process holds %s of its %s cap",
+			 size_format(used, u, sizeof(u)), size_format(cap, c, sizeof(c)));
+	}
+	log_error("CUSLICE_CTX_RESERVE=%s on %s: %s; this process's allocations there are "
+		  "refused until it fits (the group's others are not blocked)",
+		  size_format(d->ctx_reserve, a, sizeof(a)), d->uuid, why);
+}
+
+/* The context reserve: the driver's own memory for this process's context.
+ * It is reserved like an allocation, within the cap: when it does not fit,
+ * it is not charged (one member's reserve must not fill its whole group)
+ * and this process is refused instead, until it fits. Lock: prepare_lock
+ * or the first preparation. Returns 0 when it is charged. */
+static int take_reserve(struct device *d)
+{
+	if (account_reserve(d, d->ctx_reserve) == 0) {
+		atomic_store_explicit(&d->reserve_pending, 0, memory_order_release);
+		return 0;
+	}
+	if (!atomic_exchange(&d->reserve_pending, 1))
+		explain_reserve(d); /* once: later retries stay quiet */
+	return -ENOMEM;
+}
+
 static void charge_reserve(struct device *d)
 {
-	uint64_t n = hooks_cfg.ctx_reserve;
-	if (n == 0 || d->cap_invalid)
+	if (d->ctx_reserve == 0 || d->cap_invalid)
 		return;
-	int err = shared(d) ? ledger_charge(d->file.map, d->slot, n)
-			    : ledger_local_charge(&local[d->ordinal], n);
-	if (err == -ENOMEM) {
-		char a[32];
-		log_warn("CUSLICE_CTX_RESERVE=%s does not fit under the memory cap of %s: "
-			 "allocations there are refused", size_format(n, a, sizeof(a)), d->uuid);
-	}
+	take_reserve(d);
+}
+
+/* Before an allocation: a reserve that did not fit is tried again. */
+static int reserve_settled(struct device *d)
+{
+	if (__builtin_expect(!atomic_load_explicit(&d->reserve_pending, memory_order_acquire), 1))
+		return 0;
+	pthread_mutex_lock(&prepare_lock);
+	int err = atomic_load(&d->reserve_pending) ? take_reserve(d) : 0;
+	pthread_mutex_unlock(&prepare_lock);
+	return err;
 }
 
 /* The first memory call on a device sets up its local ledger and charges
@@ -121,7 +158,7 @@ static CUresult mem_ask(struct ticket *t, struct device *d, uint64_t bytes)
 {
 	t->d = prepare(d);
 	t->bytes = bytes;
-	if (t->d == NULL || account_reserve(t->d, bytes) == 0)
+	if (t->d == NULL || (reserve_settled(t->d) == 0 && account_reserve(t->d, bytes) == 0))
 		return CUDA_SUCCESS;
 	log_debug("refused %llu bytes on %s: over the memory cap", (unsigned long long)bytes,
 		  t->d->uuid);

@@ -102,7 +102,9 @@ struct cs_member {
 	uint32_t weight;
 	uint32_t priority;            /* enum priority_class */
 	int32_t ordinal;              /* CUDA ordinal in the owner's view */
-	uint32_t flags;
+	uint32_t bad_vars;            /* CUSLICE_* variables that held bad values:
+	                               * config_bad_var_name() (was an unused
+	                               * flags word, always 0) */
 	uint64_t declared_cap;        /* CUSLICE_MEM_LIMIT for this GPU, 0 = none */
 	uint64_t group_hash;          /* 0 = alone */
 	char group[CS_NAME_MAX];
