@@ -89,6 +89,12 @@ static void join_file(struct device *d)
 		.ordinal = d->ordinal,
 		.declared_cap = d->cap_invalid ? 1 : d->cap,
 		.group = hooks_cfg.group,
+		.card_total = d->card_total,
+		.src_mem = (uint8_t)(config_source(&hooks_cfg, "CUSLICE_MEM_LIMIT") + 1),
+		.src_weight = (uint8_t)(config_source(&hooks_cfg, "CUSLICE_WEIGHT") + 1),
+		.src_priority = (uint8_t)(config_source(&hooks_cfg, "CUSLICE_PRIORITY") + 1),
+		.pod_name = hooks_cfg.pod_name,
+		.pod_namespace = hooks_cfg.pod_namespace,
 	};
 	char why[200];
 	int err;

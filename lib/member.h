@@ -18,6 +18,10 @@ struct member_info {
 	int32_t ordinal;
 	uint64_t declared_cap;
 	const char *group;      /* "" or NULL = alone */
+	uint64_t card_total;    /* 0 = unknown */
+	uint8_t src_mem, src_weight, src_priority; /* enum config_source + 1, 0 = unknown */
+	const char *pod_name;   /* NULL or "" = unknown */
+	const char *pod_namespace;
 };
 
 /* Called with the slot lock held to return a dead member's resources
