@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,7 +15,10 @@ enum { LOG_LINE_MAX = 512, LOG_MESSAGES_MAX = 1000 };
 static _Atomic int log_level = LOG_OFF;
 static int log_fd = STDERR_FILENO;
 static _Atomic unsigned log_count;
+/* The last error, written and read under last_lock (errors are rare and
+ * never on a hot path). */
 static char log_last_error[LOG_LINE_MAX];
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "off", [LOG_ERROR] = "error", [LOG_WARN] = "warning",
@@ -49,8 +53,18 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+static void remember(const char *text)
+{
+	pthread_mutex_lock(&last_lock);
+	strncpy(log_last_error, text, sizeof(log_last_error) - 1);
+	log_last_error[strcspn(log_last_error, "\n")] = '\0';
+	pthread_mutex_unlock(&last_lock);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
+	if (level != LOG_ERROR && !log_enabled(level))
+		return;
 	char line[LOG_LINE_MAX];
 	int saved_errno = errno;
 	int off = snprintf(line, sizeof(line), "cuslice[%d]: %s: ", (int)getpid(), level_names[level]);
@@ -64,10 +78,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	line[len++] = '\n';
 	line[len] = '\0';
 
-	if (level == LOG_ERROR) {
-		strncpy(log_last_error, line + off, sizeof(log_last_error) - 1);
-		log_last_error[strcspn(log_last_error, "\n")] = '\0';
-	}
+	if (level == LOG_ERROR)
+		remember(line + off);
 	if (!log_enabled(level))
 		goto out;
 	unsigned count = atomic_fetch_add(&log_count, 1);
@@ -81,13 +93,20 @@ out:
 	errno = saved_errno;
 }
 
-const char *log_last(void)
+void log_last_copy(char *out, unsigned long len)
 {
-	return log_last_error;
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&last_lock);
+	strncpy(out, log_last_error, len - 1);
+	pthread_mutex_unlock(&last_lock);
+	out[len - 1] = '\0';
 }
 
 void log_reset_after_fork(void)
 {
+	/* Another thread may have held the lock at the fork. */
+	pthread_mutex_init(&last_lock, NULL);
 	atomic_store(&log_count, 0);
 	log_last_error[0] = '\0';
 }

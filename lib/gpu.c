@@ -1,0 +1,192 @@
+/* gpu.c - per-process device records: join, reap, leave; see gpu.h. */
+#include "gpu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "member.h"
+#include "reap.h"
+
+static struct gpu gpus[GPU_MAX];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cs_config cfg;
+static struct gpu_driver drv;
+
+void gpu_setup(const struct cs_config *c, const struct gpu_driver *d)
+{
+	cfg = *c;
+	drv = *d;
+}
+
+const struct cs_config *gpu_config(void)
+{
+	return &cfg;
+}
+
+const struct gpu_driver *gpu_driver(void)
+{
+	return &drv;
+}
+
+void gpu_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void gpu_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+int gpu_shared(const struct gpu *g)
+{
+	return atomic_load_explicit(&g->status, memory_order_acquire) == GPU_SHARED;
+}
+
+/* The cap of g from CUSLICE_MEM_LIMIT, clamped to the card's memory. */
+static void fix_cap(struct gpu *g)
+{
+	uint64_t cap = 0;
+	if (memspec_cap(&cfg.mem, g->ordinal, g->uuid, &cap) != 0) {
+		g->cap_unusable = 1;
+		return;
+	}
+	if (drv.total_mem == NULL || drv.total_mem(g->ordinal, &g->card_total) != 0)
+		g->card_total = 0;
+	if (cap != 0 && g->card_total != 0 && cap > g->card_total) {
+		log_warn("CUSLICE_MEM_LIMIT for %s is larger than the card (%llu > %llu bytes); "
+			 "using the card's size", g->uuid, (unsigned long long)cap,
+			 (unsigned long long)g->card_total);
+		cap = g->card_total;
+	}
+	g->cap = cap;
+}
+
+static void run_local(struct gpu *g)
+{
+	atomic_store_explicit(&g->status, GPU_LOCAL, memory_order_release);
+}
+
+/* Takes a member slot in the GPU's file; the last configuration problem is
+ * published with it, for cuslice status. */
+static int take_slot(struct gpu *g, char *why, size_t len)
+{
+	char note[CS_NOTE_MAX];
+	log_last_copy(note, sizeof(note));
+	struct member_info info = {
+		.weight = cfg.weight,
+		.priority = (uint32_t)cfg.priority,
+		.ordinal = g->ordinal,
+		.declared_cap = g->cap_unusable ? LEDGER_CAP_REFUSE_ALL : g->cap,
+		.group = cfg.group,
+		.note = note,
+	};
+	int err = member_join(&g->file, &info, reap_clean, NULL, &g->slot);
+	if (err == -ENOSPC)
+		snprintf(why, len, "has no free member slot (%u in use)", CS_MEMBERS_MAX);
+	else if (err != 0)
+		snprintf(why, len, "cannot be locked: %s", strerror(-err));
+	return err;
+}
+
+static void join_file(struct gpu *g)
+{
+	char why[200];
+	int err = gpufile_open(&g->file, cfg.dir, g->uuid, cfg.slice_ms, why, sizeof(why));
+	if (err == 0 && (err = take_slot(g, why, sizeof(why))) != 0)
+		gpufile_close(&g->file);
+	if (err != 0) {
+		snprintf(g->problem, sizeof(g->problem), "%.*s %s", (int)sizeof(g->file.path),
+			 g->file.path, why);
+		log_error("shared file %s; this process runs unthrottled, with its memory "
+			  "cap kept per process", g->problem);
+		run_local(g);
+		return;
+	}
+	atomic_store_explicit(&g->status, GPU_SHARED, memory_order_release);
+}
+
+static void join(struct gpu *g, int ordinal)
+{
+	g->ordinal = ordinal;
+	g->file.fd = -1;
+	g->file.own_slot = -1;
+	if (drv.uuid == NULL || drv.uuid(ordinal, g->uuid, sizeof(g->uuid)) != 0)
+		g->uuid[0] = '\0';
+	fix_cap(g);
+	if (g->uuid[0] == '\0') {
+		snprintf(g->problem, sizeof(g->problem), "the driver gave no UUID for device %d",
+			 ordinal);
+		log_error("%s; this process runs unthrottled on it", g->problem);
+		run_local(g);
+		return;
+	}
+	join_file(g);
+}
+
+struct gpu *gpu_join(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= GPU_MAX)
+		return NULL;
+	struct gpu *g = &gpus[ordinal];
+	if (__builtin_expect(atomic_load_explicit(&g->status, memory_order_acquire) != GPU_UNSEEN, 1))
+		return g;
+	gpu_lock();
+	if (atomic_load_explicit(&g->status, memory_order_acquire) == GPU_UNSEEN)
+		join(g, ordinal);
+	gpu_unlock();
+	return g;
+}
+
+struct gpu *gpu_current(void)
+{
+	return drv.current != NULL ? gpu_join(drv.current()) : NULL;
+}
+
+struct gpu *gpu_peek(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= GPU_MAX)
+		return NULL;
+	struct gpu *g = &gpus[ordinal];
+	return atomic_load_explicit(&g->status, memory_order_acquire) != GPU_UNSEEN ? g : NULL;
+}
+
+struct gpu *gpu_by_uuid(const char *uuid)
+{
+	for (int i = 0; i < GPU_MAX; i++) {
+		struct gpu *g = gpu_peek(i);
+		if (g != NULL && strcasecmp(g->uuid, uuid) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+int gpu_reap(struct gpu *g)
+{
+	return gpu_shared(g) ? reap_dead(&g->file) : 0;
+}
+
+void gpu_leave_all(void)
+{
+	for (int i = 0; i < GPU_MAX; i++) {
+		struct gpu *g = gpu_peek(i);
+		if (g != NULL && gpu_shared(g))
+			reap_leave(&g->file, g->slot);
+	}
+}
+
+void gpu_after_fork(void)
+{
+	/* The child shares the parent's open file description, and with it the
+	 * parent's slot lock: close it so that the parent's death stays
+	 * visible, and start over. */
+	for (int i = 0; i < GPU_MAX; i++) {
+		struct gpu *g = &gpus[i];
+		if (atomic_load(&g->status) == GPU_SHARED)
+			gpufile_close(&g->file);
+		memset(g, 0, sizeof(*g));
+	}
+	pthread_mutex_init(&lock, NULL);
+}
