@@ -2,6 +2,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gpu.h"
@@ -47,20 +48,56 @@ static void view_of(struct gpu *g, struct mem_view *v)
 	v->capped = v->cap != 0;
 }
 
-/* The context reserve: the driver's own memory for this process's context,
- * charged whether or not it fits (the context exists already). */
+/* Why the context reserve of g does not fit, named for the log. */
+static void explain_reserve(struct gpu *g)
+{
+	char why[300] = "";
+	char a[32];
+	if (!gpu_shared(g) || ledger_explain(g->file.map, g->slot, g->ctx_reserve, why,
+					     sizeof(why)) != 0) {
+		uint64_t used, cap;
+		ledger_local_usage(&g->local, &used, &cap);
+		char u[32], c[32];
+		snprintf(why, sizeof(why), "this process holds %s of its %s cap",
+			 size_format(used, u, sizeof(u)), size_format(cap, c, sizeof(c)));
+	}
+	log_error("CUSLICE_CTX_RESERVE=%s on %s: %s; this process's allocations there are "
+		  "refused until it fits (the group's others are not blocked)",
+		  size_format(g->ctx_reserve, a, sizeof(a)), g->uuid, why);
+}
+
+/* The context reserve: the driver's own memory for this process's context.
+ * It is reserved like an allocation, within the cap: when it does not fit,
+ * it is not charged (one member's reserve must not fill its whole group)
+ * and this process is refused instead, until it fits. Lock: gpu_lock.
+ * Returns 0 when it is charged. */
+static int take_reserve(struct gpu *g)
+{
+	if (account_reserve(g, g->ctx_reserve) == 0) {
+		atomic_store_explicit(&g->reserve_pending, 0, memory_order_release);
+		return 0;
+	}
+	if (!atomic_exchange(&g->reserve_pending, 1))
+		explain_reserve(g); /* once: later retries stay quiet */
+	return -ENOMEM;
+}
+
 static void charge_reserve(struct gpu *g)
 {
-	uint64_t n = gpu_config()->ctx_reserve;
-	if (n == 0 || g->cap_unusable)
+	if (g->ctx_reserve == 0 || g->cap_unusable)
 		return;
-	int err = gpu_shared(g) ? ledger_charge(g->file.map, g->slot, n)
-				: ledger_local_charge(&g->local, n);
-	if (err == -ENOMEM) {
-		char a[32];
-		log_warn("CUSLICE_CTX_RESERVE=%s does not fit under the memory cap of %s: "
-			 "allocations there are refused", size_format(n, a, sizeof(a)), g->uuid);
-	}
+	take_reserve(g);
+}
+
+/* Before an allocation: a reserve that did not fit is tried again. */
+static int reserve_settled(struct gpu *g)
+{
+	if (__builtin_expect(!atomic_load_explicit(&g->reserve_pending, memory_order_acquire), 1))
+		return 0;
+	gpu_lock();
+	int err = atomic_load(&g->reserve_pending) ? take_reserve(g) : 0;
+	gpu_unlock();
+	return err;
 }
 
 /* The first memory call on a GPU sets up its local ledger and charges the
@@ -85,7 +122,7 @@ static int ask(struct alloc_ticket *t, struct gpu *g, uint64_t bytes)
 {
 	t->gpu = prepare(g);
 	t->bytes = bytes;
-	if (t->gpu == NULL || account_reserve(t->gpu, bytes) == 0)
+	if (t->gpu == NULL || (reserve_settled(t->gpu) == 0 && account_reserve(t->gpu, bytes) == 0))
 		return 0;
 	log_debug("refused %llu bytes on %s: over the memory cap", (unsigned long long)bytes,
 		  t->gpu->uuid);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -80,6 +81,53 @@ static const struct var vars[] = {
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
+
+/* The bit of each variable in cs_config.bad_vars, which members publish in
+ * the shared file (cs_member.bad_vars) for `cuslice status`: the index here.
+ * Append only: readers of other builds decode the bits with this list. */
+static const char *const var_bits[] = {
+	"CUSLICE_LOG", "CUSLICE_LOG_FILE", "CUSLICE_TRACE", "CUSLICE_DIR", "CUSLICE_MEM_LIMIT",
+	"CUSLICE_GROUP", "CUSLICE_MANAGED", "CUSLICE_CTX_RESERVE", "CUSLICE_WEIGHT",
+	"CUSLICE_SLICE_MS", "CUSLICE_DRAIN_TIMEOUT_MS", "CUSLICE_HOLD_TIMEOUT_MS",
+	"CUSLICE_PRIORITY", "CUSLICE_HIGH_MAX_SHARE", "CUSLICE_RING",
+};
+
+#define N_BITS (sizeof(var_bits) / sizeof(var_bits[0]))
+_Static_assert(N_BITS < CONFIG_BAD_OTHER, "bad_vars has no bit left");
+
+uint32_t config_var_bit(const char *name)
+{
+	for (unsigned i = 0; i < N_BITS; i++) {
+		if (strcmp(var_bits[i], name) == 0)
+			return UINT32_C(1) << i;
+	}
+	return UINT32_C(1) << CONFIG_BAD_OTHER;
+}
+
+const char *config_bad_var_name(unsigned bit)
+{
+	if (bit < N_BITS)
+		return var_bits[bit];
+	return bit < 32 ? "another CUSLICE_ variable" : NULL;
+}
+
+int config_bad_vars_text(uint32_t bad_vars, char *out, size_t len)
+{
+	size_t o = 0;
+	int n = 0;
+	if (len > 0)
+		out[0] = '\0';
+	for (unsigned bit = 0; bit < 32; bit++) {
+		if (!(bad_vars & (UINT32_C(1) << bit)))
+			continue;
+		int w = snprintf(out + o, o < len ? len - o : 0, "%s%s", n ? ", " : "",
+				 config_bad_var_name(bit));
+		if (w > 0)
+			o += (size_t)w;
+		n++;
+	}
+	return n;
+}
 
 const struct config_var *config_vars(size_t *count)
 {
@@ -212,7 +260,10 @@ static int parse_var(const struct var *v, const char *text, struct cs_config *cf
 		strcpy(field, text);
 		return 0;
 	case KIND_SIZE:
-		return size_parse(text, (uint64_t *)field);
+		if (size_parse(text, &u) != 0 || u > CONFIG_SIZE_MAX)
+			return -ERANGE;
+		*(uint64_t *)field = u;
+		return 0;
 	case KIND_UINT:
 		if (uint_parse(text, v->min, v->max, &u) != 0)
 			return -EINVAL;
@@ -240,7 +291,24 @@ static const char *safe_behaviour(const struct var *v)
 {
 	if (v->kind == KIND_MEMSPEC)
 		return "every allocation is refused until it is fixed (a cap is never lifted silently)";
+	if (v->offset == OFF(log_level))
+		return "errors are logged, so that this one is seen";
+	if (v->offset == OFF(dir))
+		return "no shared file is used (the default folder would be another sharing "
+		       "domain): memory caps hold per process and there is no time slicing";
 	return "using the default";
+}
+
+/* A bad value of some variables has a safe behaviour other than the
+ * default; the others keep the default their parser left untouched. */
+static void apply_safe_behaviour(const struct var *v, struct cs_config *cfg)
+{
+	if (v->offset == OFF(log_level))
+		cfg->log_level = LOG_ERROR; /* asked for messages: do not hide this one */
+	else if (v->offset == OFF(dir)) {
+		cfg->dir_invalid = 1;
+		cfg->dir[0] = '\0';
+	}
 }
 
 int config_load(struct cs_config *cfg, config_getter *get, void *arg)
@@ -258,6 +326,8 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		if (parse_var(v, text, cfg) == 0)
 			continue;
 		bad++;
+		cfg->bad_vars |= config_var_bit(v->doc.name);
+		apply_safe_behaviour(v, cfg);
 		char shown[65];
 		printable(text, shown, sizeof(shown));
 		log_error("%s='%s' is not valid: expected %s; %s", v->doc.name, shown,

@@ -5,7 +5,9 @@
  * error naming the variable and the accepted form, and the setting falls back
  * to the safe behaviour documented in docs/configuration.md (for most, the
  * default; for CUSLICE_MEM_LIMIT, a cap of zero: a cap is never silently
- * lifted). The table is also what `cuslice` prints for help.
+ * lifted; for CUSLICE_LOG, level "error", so that the error is seen; for
+ * CUSLICE_DIR, no folder at all: dir_invalid). Every bad variable is also
+ * recorded in bad_vars. The table is also what `cuslice` prints for help.
  */
 #ifndef CUSLICE_CONFIG_H
 #define CUSLICE_CONFIG_H
@@ -15,6 +17,14 @@
 
 enum { CONFIG_PATH_MAX = 256, CONFIG_GROUP_MAX = 64, MEMSPEC_ENTRIES_MAX = 16,
        MEMSPEC_KEY_MAX = 48 };
+
+/* Largest size a variable takes (1 PiB): more than any device has. Sizes
+ * are checked against the real card when a GPU is joined. */
+#define CONFIG_SIZE_MAX (UINT64_C(1) << 50)
+
+/* The bit of cs_config.bad_vars that stands for a variable with no bit of
+ * its own (config_bad_var_name() names the others). */
+enum { CONFIG_BAD_OTHER = 31 };
 
 enum priority_class { PRIORITY_LOW = 0, PRIORITY_NORMAL = 1, PRIORITY_HIGH = 2 };
 
@@ -47,6 +57,10 @@ struct cs_config {
 	int priority;                      /* enum priority_class */
 	uint32_t high_max_share;           /* percent of GPU time over the window */
 	int ring;                          /* time slicing on */
+	uint32_t bad_vars;                 /* one bit per variable that held a bad
+	                                    * value: config_bad_var_name() */
+	int dir_invalid;                   /* CUSLICE_DIR was bad: dir is "" and no
+	                                    * shared file may be used */
 };
 
 /* Returns the value of the named variable, or NULL when unset. */
@@ -67,6 +81,17 @@ int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t
 /* Parses a CUSLICE_MEM_LIMIT value. Returns 0 or -EINVAL; on error *m has
  * set = invalid = 1 and no entries. */
 int memspec_parse(const char *text, struct memspec *m);
+
+/* The bit of bad_vars for a variable's name (CONFIG_BAD_OTHER's bit for a
+ * name with no bit of its own). */
+uint32_t config_var_bit(const char *name);
+
+/* The name of bit `bit` of bad_vars, or NULL past the last bit. */
+const char *config_bad_var_name(unsigned bit);
+
+/* Writes the names of the variables in bad_vars as "A, B" into out
+ * (truncated to len). Returns how many there are. */
+int config_bad_vars_text(uint32_t bad_vars, char *out, size_t len);
 
 struct config_var {
 	const char *name;

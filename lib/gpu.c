@@ -8,6 +8,7 @@
 #include "log.h"
 #include "member.h"
 #include "reap.h"
+#include "size.h"
 
 static struct gpu gpus[GPU_MAX];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,6 +46,32 @@ int gpu_shared(const struct gpu *g)
 	return atomic_load_explicit(&g->status, memory_order_acquire) == GPU_SHARED;
 }
 
+static const char *no_var(const char *name, void *arg)
+{
+	(void)name;
+	(void)arg;
+	return NULL;
+}
+
+/* The context reserve of g: CUSLICE_CTX_RESERVE, refused when it is larger
+ * than the card (no context takes a whole card: the value is a mistake,
+ * and charging it would fill the group). */
+static void fix_reserve(struct gpu *g)
+{
+	g->ctx_reserve = cfg.ctx_reserve;
+	if (g->card_total == 0 || g->ctx_reserve <= g->card_total)
+		return;
+	struct cs_config defaults;
+	config_load(&defaults, no_var, NULL);
+	uint64_t n = defaults.ctx_reserve < g->card_total ? defaults.ctx_reserve : 0;
+	char a[32], b[32], c[32];
+	log_error("CUSLICE_CTX_RESERVE=%s is larger than the card %s (%s): using %s",
+		  size_format(g->ctx_reserve, a, sizeof(a)), g->uuid,
+		  size_format(g->card_total, b, sizeof(b)), size_format(n, c, sizeof(c)));
+	cfg.bad_vars |= config_var_bit("CUSLICE_CTX_RESERVE");
+	g->ctx_reserve = n;
+}
+
 /* The cap of g from CUSLICE_MEM_LIMIT, clamped to the card's memory. */
 static void fix_cap(struct gpu *g)
 {
@@ -62,6 +89,7 @@ static void fix_cap(struct gpu *g)
 		cap = g->card_total;
 	}
 	g->cap = cap;
+	fix_reserve(g);
 }
 
 static void run_local(struct gpu *g)
@@ -82,6 +110,7 @@ static int take_slot(struct gpu *g, char *why, size_t len)
 		.declared_cap = g->cap_unusable ? LEDGER_CAP_REFUSE_ALL : g->cap,
 		.group = cfg.group,
 		.note = note,
+		.bad_vars = cfg.bad_vars, /* every bad variable, not only the last */
 	};
 	int err = member_join(&g->file, &info, reap_clean, NULL, &g->slot);
 	if (err == -ENOSPC)
@@ -91,17 +120,28 @@ static int take_slot(struct gpu *g, char *why, size_t len)
 	return err;
 }
 
+static int open_file(struct gpu *g, char *why, size_t len)
+{
+	if (!cfg.dir_invalid)
+		return gpufile_open(&g->file, cfg.dir, g->uuid, cfg.slice_ms, why, len);
+	/* Never the default folder instead: that is another ring. */
+	snprintf(g->file.path, sizeof(g->file.path), "$CUSLICE_DIR/gpu-%s.shm", g->uuid);
+	snprintf(why, len, "cannot be used: CUSLICE_DIR is not a usable path "
+		 "(longer than %d bytes?)", CONFIG_PATH_MAX - 1);
+	return -ENAMETOOLONG;
+}
+
 static void join_file(struct gpu *g)
 {
 	char why[200];
-	int err = gpufile_open(&g->file, cfg.dir, g->uuid, cfg.slice_ms, why, sizeof(why));
+	int err = open_file(g, why, sizeof(why));
 	if (err == 0 && (err = take_slot(g, why, sizeof(why))) != 0)
 		gpufile_close(&g->file);
 	if (err != 0) {
 		snprintf(g->problem, sizeof(g->problem), "%.*s %s", (int)sizeof(g->file.path),
 			 g->file.path, why);
-		log_error("shared file %s; this process runs unthrottled, with its memory "
-			  "cap kept per process", g->problem);
+		log_unisolated("shared file %s; this process runs unthrottled, with its memory "
+			       "cap kept per process", g->problem);
 		run_local(g);
 		return;
 	}
@@ -119,7 +159,7 @@ static void join(struct gpu *g, int ordinal)
 	if (g->uuid[0] == '\0') {
 		snprintf(g->problem, sizeof(g->problem), "the driver gave no UUID for device %d",
 			 ordinal);
-		log_error("%s; this process runs unthrottled on it", g->problem);
+		log_unisolated("%s; this process runs unthrottled on it", g->problem);
 		run_local(g);
 		return;
 	}

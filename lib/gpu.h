@@ -72,11 +72,15 @@ struct gpu {
 	int cap_unusable;             /* CUSLICE_MEM_LIMIT unreadable: refuse all */
 	uint64_t cap;                 /* 0 = no cap; clamped to the card */
 	uint64_t card_total;          /* real device memory, 0 if unknown */
+	uint64_t ctx_reserve;         /* CUSLICE_CTX_RESERVE, bounded by the card */
 	struct gpufile file;          /* valid when status == GPU_SHARED */
 	unsigned slot;                /* our member slot in file */
 	char problem[600];            /* why status is GPU_LOCAL */
 	struct ledger_local local;    /* the accounting when GPU_LOCAL */
-	_Atomic int prepared;         /* the context reserve is charged */
+	_Atomic int prepared;         /* the first memory call was prepared */
+	_Atomic int reserve_pending;  /* the context reserve did not fit: this
+				       * process's allocations are refused until
+				       * it does (alloc.c) */
 	struct gpu_gate gate;
 };
 

@@ -68,6 +68,13 @@ int ledger_group_usage(const struct cs_file *f, unsigned slot, uint64_t *used, u
 int ledger_group_usage_by_name(const struct cs_file *f, const char *group,
 			       uint64_t declared_cap, uint64_t *used, uint64_t *cap);
 
+/* Explains why `want` bytes do not fit for the member in slot, in one
+ * sentence for a log line: its group, what the group holds of its cap, and
+ * the member of the group (pid as the member sees itself, slot, group) that
+ * holds the most. Returns 0, or -EINVAL for a bad slot, a NULL file or an
+ * empty buffer (out unchanged). */
+int ledger_explain(const struct cs_file *f, unsigned slot, uint64_t want, char *out, size_t len);
+
 /* Returns every byte charged to the member in slot (it died or left). */
 void ledger_forget(struct cs_file *f, unsigned slot);
 

@@ -15,6 +15,7 @@ enum { LOG_LINE_MAX = 512, LOG_MESSAGES_MAX = 1000 };
 static _Atomic int log_level = LOG_OFF;
 static int log_fd = STDERR_FILENO;
 static _Atomic unsigned log_count;
+static _Atomic int log_unisolated_said;
 /* The last error, written and read under last_lock (errors are rare and
  * never on a hot path). */
 static char log_last_error[LOG_LINE_MAX];
@@ -53,7 +54,23 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-static void remember(const char *text)
+/* Formats "cuslice[pid]: <level>: <text>\n" into line; returns its length
+ * and the offset of the text in *text_off. */
+static size_t format_line(char *line, size_t size, enum log_level level, int *text_off,
+			  const char *fmt, va_list ap)
+{
+	int off = snprintf(line, size, "cuslice[%d]: %s: ", (int)getpid(), level_names[level]);
+	int n = vsnprintf(line + off, size - (size_t)off - 1, fmt, ap);
+	size_t len = (size_t)off + (n < 0 ? 0 : (size_t)n);
+	if (len > size - 2)
+		len = size - 2;
+	line[len++] = '\n';
+	line[len] = '\0';
+	*text_off = off;
+	return len;
+}
+
+static void remember_error(const char *text)
 {
 	pthread_mutex_lock(&last_lock);
 	strncpy(log_last_error, text, sizeof(log_last_error) - 1);
@@ -61,27 +78,8 @@ static void remember(const char *text)
 	pthread_mutex_unlock(&last_lock);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void write_counted(const char *line, size_t len)
 {
-	if (level != LOG_ERROR && !log_enabled(level))
-		return;
-	char line[LOG_LINE_MAX];
-	int saved_errno = errno;
-	int off = snprintf(line, sizeof(line), "cuslice[%d]: %s: ", (int)getpid(), level_names[level]);
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
-	va_end(ap);
-	size_t len = (size_t)off + (n < 0 ? 0 : (size_t)n);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
-	line[len] = '\0';
-
-	if (level == LOG_ERROR)
-		remember(line + off);
-	if (!log_enabled(level))
-		goto out;
 	unsigned count = atomic_fetch_add(&log_count, 1);
 	if (count < LOG_MESSAGES_MAX) {
 		write_all(log_fd, line, len);
@@ -89,7 +87,38 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		static const char cap[] = "cuslice: further messages suppressed\n";
 		write_all(log_fd, cap, sizeof(cap) - 1);
 	}
-out:
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level != LOG_ERROR && !log_enabled(level))
+		return;
+	char line[LOG_LINE_MAX];
+	int saved_errno = errno, off;
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = format_line(line, sizeof(line), level, &off, fmt, ap);
+	va_end(ap);
+	if (level == LOG_ERROR)
+		remember_error(line + off);
+	if (log_enabled(level))
+		write_counted(line, len);
+	errno = saved_errno;
+}
+
+void log_unisolated(const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	int saved_errno = errno, off;
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = format_line(line, sizeof(line), LOG_ERROR, &off, fmt, ap);
+	va_end(ap);
+	remember_error(line + off);
+	if (log_enabled(LOG_ERROR))
+		write_counted(line, len);
+	else if (atomic_exchange(&log_unisolated_said, 1) == 0)
+		write_all(log_fd, line, len);
 	errno = saved_errno;
 }
 
@@ -103,10 +132,16 @@ void log_last_copy(char *out, unsigned long len)
 	out[len - 1] = '\0';
 }
 
+const char *log_last(void)
+{
+	return log_last_error;
+}
+
 void log_reset_after_fork(void)
 {
 	/* Another thread may have held the lock at the fork. */
 	pthread_mutex_init(&last_lock, NULL);
 	atomic_store(&log_count, 0);
+	atomic_store(&log_unisolated_said, 0);
 	log_last_error[0] = '\0';
 }

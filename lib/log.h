@@ -5,9 +5,10 @@
  * on; they go to stderr, or to CUSLICE_LOG_FILE when that is set. Nothing
  * here allocates, every message is one write(2), and the total number of
  * messages a process emits is capped so a hot loop cannot flood a log.
- * A message below the level is never formatted (the macros check first),
- * except an error: the most recent one is kept even when logging is off,
- * so that it can be published (cuslice status shows it).
+ * The one exception is log_unisolated(). A message below the level is never
+ * formatted (the macros check first), except an error: the most recent one
+ * is kept even when logging is off, so that it can be published (cuslice
+ * status shows it).
  */
 #ifndef CUSLICE_LOG_H
 #define CUSLICE_LOG_H
@@ -33,10 +34,21 @@ int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Reports that this process runs without the isolation it asked for (it
+ * could not join a GPU's ring and ledger). Logged as an error; the first
+ * such report of the process is also written, as one line, to stderr (or
+ * CUSLICE_LOG_FILE) even when logging is off, because a workload that
+ * silently runs unfenced is worse than one line of noise. */
+void log_unisolated(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Copies the text of the most recent error of this process ("" if none)
  * into out, cut to len - 1 bytes and terminated. Safe while other threads
  * log. */
 void log_last_copy(char *out, unsigned long len);
+
+/* The same, in place: for a caller with no other thread logging (tests,
+ * the CLI). */
+const char *log_last(void);
 
 /* Forgets state inherited from a parent process (after fork). */
 void log_reset_after_fork(void);

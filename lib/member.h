@@ -19,6 +19,7 @@ struct member_info {
 	uint64_t declared_cap;
 	const char *group;      /* "" or NULL = alone */
 	const char *note;       /* the last problem to publish, or NULL */
+	uint32_t bad_vars;      /* config.h: the variables that held bad values */
 };
 
 /* Called with the slot lock held to return a dead member's resources

@@ -133,6 +133,7 @@ static int copy_member(const struct cs_member *m, unsigned slot, struct snap_mem
 		out->declared_cap = m->declared_cap;
 		copy_text(out->group, m->group, sizeof(out->group));
 		copy_text(out->note, m->note, sizeof(out->note));
+		out->bad_vars = m->bad_vars;
 		out->launches = atomic_load_explicit(&m->launches, memory_order_relaxed);
 		out->held_ns = atomic_load_explicit(&m->held_ns, memory_order_relaxed);
 		out->waited_ns = atomic_load_explicit(&m->waited_ns, memory_order_relaxed);

@@ -49,6 +49,7 @@ struct snap_member {
 	uint32_t host_pid;            /* in the reader's PID namespace, 0 unknown */
 	char group[CS_NAME_MAX];      /* "" = alone */
 	char note[CS_NOTE_MAX];
+	uint32_t bad_vars;            /* variables with bad values: config_bad_var_name() */
 	uint32_t weight;
 	uint32_t priority;            /* enum priority_class as stored */
 	int32_t ordinal;

@@ -201,8 +201,12 @@ static void print_gpu(const struct snap_gpu *g, double rate)
 	member_memory_rows(g);
 	group_rows(g);
 	for (unsigned i = 0; i < g->nmembers; i++) {
-		if (g->members[i].note[0] != '\0')
-			row("Slot %u says: %s", g->members[i].slot, g->members[i].note);
+		char names[400];
+		const struct snap_member *m = &g->members[i];
+		if (config_bad_vars_text(m->bad_vars, names, sizeof(names)) > 0)
+			row("Slot %u has bad values in: %s", m->slot, names);
+		if (m->note[0] != '\0')
+			row("Slot %u says: %s", m->slot, m->note);
 	}
 }
 
@@ -283,6 +287,12 @@ static void json_member(struct json *j, const struct snap_member *m)
 	json_u64(j, "allocations", m->allocations);
 	json_object_end(j);
 	json_str(j, "note", m->note);
+	json_array(j, "bad_variables");
+	for (unsigned bit = 0; bit < 32; bit++) {
+		if (m->bad_vars & (UINT32_C(1) << bit))
+			json_str(j, NULL, config_bad_var_name(bit));
+	}
+	json_array_end(j);
 	json_object_end(j);
 }
 

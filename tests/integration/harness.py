@@ -5,10 +5,12 @@ Every test gets a Sandbox: a fresh temporary folder with its own CUSLICE_DIR
 so tests never see each other's state. meson passes the paths of the built
 library and simulator in CUSLICE_LIB, SIMCUDA_LIBDIR and SIMCUDA_STAT.
 
-main(globals()) runs every test_* function of the calling script, prints one
-line per test and a closing 'N passed, M failed' line, and exits non-zero if
-anything failed.
+main(globals()) runs every test_* function of the calling script and
+reports in TAP (see main), closing with a '# N passed, M failed' comment; it
+exits non-zero if anything failed. Each test script is one meson test with
+protocol: 'tap', so meson names each failing test function.
 """
+import io
 import os
 import shutil
 import subprocess
@@ -150,21 +152,34 @@ def wait_for(cond, timeout=10.0, step=0.02):
 
 
 def main(namespace):
+    """Runs the test_* functions of namespace (or those named on the command
+    line) and reports them in TAP, which meson reads (protocol: 'tap'): a
+    plan line, 'ok N - name' or 'not ok N - name' per test, and everything
+    else (what a test prints, a failure's traceback) as '# ' comments."""
     tests = [(n, f) for n, f in sorted(namespace.items())
              if n.startswith("test_") and callable(f)]
     only = sys.argv[1:]
-    passed = failed = 0
-    for name, fn in tests:
-        if only and name not in only:
-            continue
+    tests = [(n, f) for n, f in tests if not only or n in only]
+    real_stdout = sys.stdout
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    for number, (name, fn) in enumerate(tests, 1):
         t0 = time.monotonic()
+        sys.stdout = captured = io.StringIO()
+        ok = True
         try:
             fn()
-            passed += 1
-            print("ok   %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
         except Exception:
-            failed += 1
-            print("FAIL %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed" % (passed, failed))
+            ok = False
+            traceback.print_exc(file=captured)
+        finally:
+            sys.stdout = real_stdout
+        failed += 0 if ok else 1
+        for line in captured.getvalue().splitlines():
+            print("# " + line)
+        if not ok:  # meson shows a failing test's stderr, not its TAP comments
+            sys.stderr.write("FAIL %s:\n%s\n" % (name, captured.getvalue()))
+        print("%s %d - %s" % ("ok" if ok else "not ok", number, name))
+        print("# %s took %.1fs" % (name, time.monotonic() - t0), flush=True)
+    print("# %d passed, %d failed" % (len(tests) - failed, failed))
     sys.exit(1 if failed else 0)

@@ -283,8 +283,62 @@ START_TEST(bad_values_fall_back_with_one_message)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		expect_one_error(&cfg, bad[i].name, bad[i].value, bad[i].form);
+		int is_log = strcmp(bad[i].name, "CUSLICE_LOG") == 0;
+		if (is_log)
+			cfg.log_level = LOG_OFF; /* checked in bad_log_value_turns_errors_on */
 		expect_defaults(&cfg);
+		char names[256];
+		ck_assert_int_eq(config_bad_vars_text(cfg.bad_vars, names, sizeof(names)), 1);
+		ck_assert_str_eq(names, bad[i].name);
 	}
+}
+END_TEST
+
+/* A bad CUSLICE_LOG was never reported: it fell back to "off", which hid
+ * its own error. Being set at all asks for messages: errors are shown. */
+START_TEST(bad_log_value_turns_errors_on)
+{
+	static const char *const pairs[] = { "CUSLICE_LOG", "verbose", NULL };
+	struct cs_config cfg;
+	capture_log(LOG_OFF);
+	ck_assert_int_eq(load(&cfg, pairs), 1);
+	ck_assert_int_eq(cfg.log_level, LOG_ERROR);
+	ck_assert_ptr_nonnull(strstr(log_last(), "errors are logged"));
+}
+END_TEST
+
+/* status showed only the last bad variable: every one is now recorded. */
+START_TEST(every_bad_variable_is_recorded)
+{
+	static const char *const pairs[] = {
+		"CUSLICE_WEIGHT", "x", "CUSLICE_CTX_RESERVE", "lots", "CUSLICE_RING", "maybe",
+		"CUSLICE_LOG", "loud", "CUSLICE_SLICE_MS", "5", NULL,
+	};
+	struct cs_config cfg;
+	capture_log(LOG_OFF);
+	ck_assert_int_eq(load(&cfg, pairs), 4);
+	char names[256];
+	ck_assert_int_eq(config_bad_vars_text(cfg.bad_vars, names, sizeof(names)), 4);
+	ck_assert_str_eq(names, "CUSLICE_LOG, CUSLICE_CTX_RESERVE, CUSLICE_WEIGHT, CUSLICE_RING");
+	/* Every bit has a name; a truncated list stays a string. */
+	for (unsigned bit = 0; bit < 32; bit++)
+		ck_assert_ptr_nonnull(config_bad_var_name(bit));
+	ck_assert_ptr_null(config_bad_var_name(32));
+	ck_assert_int_eq(config_bad_vars_text(UINT32_MAX, names, 10), 32);
+	ck_assert_uint_eq(strlen(names), 9);
+}
+END_TEST
+
+/* Sizes past any device are refused where they are read. */
+START_TEST(sizes_are_bounded)
+{
+	struct cs_config cfg;
+	expect_one_error(&cfg, "CUSLICE_CTX_RESERVE", "2P", "size");
+	expect_one_error(&cfg, "CUSLICE_CTX_RESERVE", "1025T", "size");
+	ck_assert(cfg.ctx_reserve == UINT64_C(704) << 20);
+	static const char *const ok[] = { "CUSLICE_CTX_RESERVE", "1024T", NULL };
+	ck_assert_int_eq(load(&cfg, ok), 0);
+	ck_assert(cfg.ctx_reserve == CONFIG_SIZE_MAX);
 }
 END_TEST
 
@@ -346,8 +400,12 @@ START_TEST(long_names_and_paths)
 	path[CONFIG_PATH_MAX] = '\0'; /* 256: too long */
 	expect_one_error(&cfg, "CUSLICE_TRACE", path, "path");
 	ck_assert_str_eq(cfg.trace, "");
+	/* A CUSLICE_DIR too long fell back to the default folder, another
+	 * sharing domain: now it is no folder at all. */
 	expect_one_error(&cfg, "CUSLICE_DIR", path, "path");
-	ck_assert_str_eq(cfg.dir, "/dev/shm/cuslice");
+	ck_assert_str_eq(cfg.dir, "");
+	ck_assert_int_eq(cfg.dir_invalid, 1);
+	ck_assert_ptr_nonnull(strstr(log_last(), "no shared file is used"));
 	expect_one_error(&cfg, "CUSLICE_LOG_FILE", path, "path");
 	ck_assert_str_eq(cfg.log_file, "");
 }
@@ -378,9 +436,7 @@ START_TEST(silent_when_log_off_but_remembered)
 	capture_log(LOG_OFF);
 	ck_assert_int_eq(load(&cfg, pairs), 1);
 	ck_assert_str_eq(captured(), "");
-	char last[128];
-	log_last_copy(last, sizeof(last));
-	ck_assert_ptr_nonnull(strstr(last, "CUSLICE_WEIGHT='abc'"));
+	ck_assert_ptr_nonnull(strstr(log_last(), "CUSLICE_WEIGHT='abc'"));
 }
 END_TEST
 
@@ -552,6 +608,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, uint_ranges_inclusive);
 	tcase_add_test(tc, bad_values_fall_back_with_one_message);
 	tcase_add_test(tc, bad_value_keeps_other_settings);
+	tcase_add_test(tc, bad_log_value_turns_errors_on);
+	tcase_add_test(tc, every_bad_variable_is_recorded);
+	tcase_add_test(tc, sizes_are_bounded);
 	tcase_add_test(tc, several_bad_values_one_message_each);
 	tcase_add_test(tc, long_names_and_paths);
 	tcase_add_test(tc, message_is_one_bounded_line);
