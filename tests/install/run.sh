@@ -65,7 +65,8 @@ listing "$T/meson$prefix" >"$T/list.meson"
 
 # 3 (first: the Dockerfile check reads its Depends). The .deb, from a copy.
 mkdir -p "$T/deb-src/cuslice"
-(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf - ) |
+(cd "$root" && git ls-files -co --exclude-standard |
+	while read -r f; do [ ! -f "$f" ] || printf '%s\0' "$f"; done | tar --null -T - -cf -) |
 	tar -xf - -C "$T/deb-src/cuslice"
 if run "dpkg-buildpackage -us -uc -b" \
 	sh -c "cd '$T/deb-src/cuslice' && dpkg-buildpackage -us -uc -b"; then
