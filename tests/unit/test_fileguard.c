@@ -230,6 +230,12 @@ START_TEST(truncated_mid_members_under_member)
 }
 END_TEST
 
+START_TEST(truncated_mid_header_under_member)
+{
+	shrink_under_member(100);
+}
+END_TEST
+
 static void foreign_handler(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig, (void)si, (void)uc;
@@ -301,6 +307,7 @@ static Suite *fileguard_suite(void)
 	tcase_add_checked_fixture(tc, NULL, remove_root);
 	tcase_add_test(tc, truncated_to_zero_under_member);
 	tcase_add_test(tc, truncated_mid_members_under_member);
+	tcase_add_test(tc, truncated_mid_header_under_member);
 	tcase_add_test(tc, other_faults_reach_the_previous_handler);
 	tcase_add_test(tc, other_faults_keep_the_default_action);
 	suite_add_tcase(s, tc);
