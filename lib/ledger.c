@@ -67,6 +67,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +281,55 @@ int ledger_group_usage(const struct cs_file *f, unsigned slot, uint64_t *used, u
 	scan_group(f, &f->members[slot], &v);
 	*used = v.used;
 	*cap = v.cap;
+	return 0;
+}
+
+/* The member of self's group, other than self, holding the most. Returns
+ * its slot, or -1 when no other member holds anything. */
+static int top_holder(const struct cs_file *f, const struct cs_member *self, uint64_t *bytes)
+{
+	int top = -1;
+	*bytes = 0;
+	for (unsigned i = 0; i < CS_MEMBERS_MAX; i++) {
+		const struct cs_member *m = &f->members[i];
+		if (m == self || atomic_load_explicit(&m->state, memory_order_acquire) != MEMBER_ACTIVE ||
+		    !member_same_group(self, m))
+			continue;
+		uint64_t c = atomic_load(&m->charged);
+		if (c > *bytes) {
+			*bytes = c;
+			top = (int)i;
+		}
+	}
+	return top;
+}
+
+int ledger_explain(const struct cs_file *f, unsigned slot, uint64_t want, char *out, size_t len)
+{
+	if (f == NULL || slot >= CS_MEMBERS_MAX || len == 0)
+		return -EINVAL;
+	const struct cs_member *self = &f->members[slot];
+	struct group_view v;
+	scan_group(f, self, &v);
+	char w[32], used[32], cap[32], mine[32], top[32];
+	size_format(want, w, sizeof(w));
+	size_format(v.used, used, sizeof(used));
+	size_format(v.cap, cap, sizeof(cap));
+	size_format(atomic_load(&self->charged), mine, sizeof(mine));
+	int n;
+	if (self->group_hash == 0)
+		n = snprintf(out, len, "%s does not fit: this process (slot %u, no group) holds "
+			     "%s of its %s cap", w, slot, used, cap);
+	else
+		n = snprintf(out, len, "%s does not fit: group '%.63s' holds %s of its %s cap "
+			     "(slot %u, this process: %s)", w, self->group, used, cap, slot, mine);
+	uint64_t bytes;
+	int t = top_holder(f, self, &bytes);
+	if (t >= 0 && n >= 0 && (size_t)n < len) {
+		const struct cs_member *m = &f->members[t];
+		snprintf(out + n, len - (size_t)n, "; most of it, %s, by pid %u (slot %d, "
+			 "group '%.63s')", size_format(bytes, top, sizeof(top)), m->pid, t, m->group);
+	}
 	return 0;
 }
 

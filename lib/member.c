@@ -81,10 +81,22 @@ static void fill_slot(struct cs_member *m, const struct member_info *info)
 	m->weight = info->weight;
 	m->priority = info->priority;
 	m->ordinal = info->ordinal;
+	m->abi_minor = CS_ABI_MINOR;
 	m->declared_cap = info->declared_cap;
 	const char *group = info->group != NULL ? info->group : "";
 	strncpy(m->group, group, sizeof(m->group) - 1);
 	m->group_hash = member_group_hash(m->group);
+	if (info->note != NULL)
+		strncpy(m->note, info->note, sizeof(m->note) - 1);
+	m->bad_vars = info->bad_vars;
+	m->card_total = info->card_total;
+	m->src_mem = info->src_mem;
+	m->src_weight = info->src_weight;
+	m->src_priority = info->src_priority;
+	if (info->pod_name != NULL)
+		strncpy(m->pod_name, info->pod_name, sizeof(m->pod_name) - 1);
+	if (info->pod_namespace != NULL)
+		strncpy(m->pod_namespace, info->pod_namespace, sizeof(m->pod_namespace) - 1);
 }
 
 int member_join(struct gpufile *g, const struct member_info *info, member_cleaner *clean,

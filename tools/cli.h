@@ -62,9 +62,11 @@ int cmd_top(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* The folder of the per-GPU files: --dir, else CUSLICE_DIR, else the
- * default. Writes it to out. */
+ * default. Writes it to out. Exits with EXIT_USAGE and a message when
+ * CUSLICE_DIR is set but not usable (never the default folder instead). */
 void cli_dir(const char *option, char *out, size_t len);
 
 /* libpath.c: the libcuslice.so to preload. Returns 0 with its absolute

@@ -1,6 +1,7 @@
 /* cuslice.c - the `cuslice` command: dispatch to a subcommand; see cli.h. */
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -35,6 +36,13 @@ void cli_dir(const char *option, char *out, size_t len)
 	}
 	struct cs_config cfg;
 	config_load_env(&cfg); /* the library's own reading of CUSLICE_DIR */
+	if (cfg.dir_invalid) {
+		/* Never the default folder instead: that is another ring. */
+		fprintf(stderr, "cuslice: CUSLICE_DIR is not a usable path (longer than %d "
+				"bytes?); the library uses no shared file with it; pass --dir\n",
+			CONFIG_PATH_MAX - 1);
+		exit(EXIT_USAGE);
+	}
 	snprintf(out, len, "%s", cfg.dir);
 }
 

@@ -225,6 +225,55 @@ def test_context_reserve_counts_against_the_cap():
         sb.cleanup()
 
 
+def test_reserve_that_cannot_fit_refuses_only_its_member():
+    """Issue 14 (3): one member's context reserve was charged whether or not
+    it fit, so the whole group was refused. Now it is refused alone, told
+    who holds the bytes, and gets in once they are freed."""
+    sb = sandbox("reserve-fit")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="1G", CUSLICE_GROUP="pod")
+        holder = Repl(sb, **env)
+        assert holder.alloc(768 * MiB) == 0
+        late = Repl(sb, CUSLICE_CTX_RESERVE="512M", CUSLICE_LOG="error", **env)
+        assert late.alloc(MiB) == OOM            # its reserve does not fit: it is refused
+        assert holder.alloc(128 * MiB) == 0      # and the group is not blocked
+        members, groups = ledger(sb, sim_uuid(sb))
+        assert groups["pod"]["used"] == 896 * MiB, groups  # the reserve was not charged
+        holder.cmd("freeall")
+        assert late.alloc(MiB) == 0              # room now: reserve and allocation fit
+        members, groups = ledger(sb, sim_uuid(sb))
+        assert groups["pod"]["used"] == 513 * MiB, groups
+        holder.quit()
+        err = late.quit()
+        want = ("CUSLICE_CTX_RESERVE=512M on GPU-")
+        assert want in err and "group 'pod' holds 768M of its 1G cap" in err, err
+        assert "most of it, 768M, by pid %d" % holder.p.pid in err, err
+        assert err.count("CUSLICE_CTX_RESERVE") == 1, err  # said once, not per retry
+    finally:
+        sb.cleanup()
+
+
+def test_reserve_larger_than_the_card_is_refused():
+    """Issue 14 (3): CUSLICE_CTX_RESERVE=4T was accepted silently and showed a
+    4 GiB group 4 TiB used. It is now refused against the card."""
+    sb = sandbox("reserve-card")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="4G", CUSLICE_GROUP="pod")
+        other = Repl(sb, **env)
+        big = Repl(sb, CUSLICE_CTX_RESERVE="4T", CUSLICE_LOG="error",
+                   SIMCUDA_CTX_OVERHEAD="0", **env)
+        assert big.alloc(MiB) == 0
+        assert other.alloc(GiB) == 0
+        members, groups = ledger(sb, sim_uuid(sb))
+        assert groups["pod"]["used"] == 704 * MiB + MiB + GiB, groups  # the default reserve
+        other.quit()
+        err = big.quit()
+        assert "CUSLICE_CTX_RESERVE=4T is larger than the card" in err, err
+        assert "using 704M" in err, err
+    finally:
+        sb.cleanup()
+
+
 # ---- many processes, one group ----
 
 def test_group_of_8x4_never_exceeds_cap_and_returns_to_zero():
