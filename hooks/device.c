@@ -116,8 +116,8 @@ static void join_file(struct device *d)
 		char path[sizeof(d->file.path)];
 		memcpy(path, d->file.path, sizeof(path));
 		snprintf(d->problem, sizeof(d->problem), "%s %s", path, why);
-		log_error("shared file %s; this process runs unthrottled, with its memory "
-			  "cap kept per process", d->problem);
+		log_unisolated("shared file %s; this process runs unthrottled, with its memory "
+			       "cap kept per process", d->problem);
 		atomic_store_explicit(&d->status, DEVICE_LOCAL, memory_order_release);
 		return;
 	}
@@ -140,7 +140,7 @@ static void join(struct device *d, CUdevice dev)
 	if (d->uuid[0] == '\0') {
 		snprintf(d->problem, sizeof(d->problem), "the driver gave no UUID for device %d",
 			 dev);
-		log_error("%s; this process runs unthrottled on it", d->problem);
+		log_unisolated("%s; this process runs unthrottled on it", d->problem);
 		atomic_store_explicit(&d->status, DEVICE_LOCAL, memory_order_release);
 		return;
 	}

@@ -14,7 +14,7 @@
 #define CUSLICE_VERSION "0.1.0"
 
 /* The ABI version of the per-GPU shared file (lib/layout.h). */
-#define CUSLICE_SHM_ABI 1
+#define CUSLICE_SHM_ABI 2
 
 /* Default folder of the per-GPU files. */
 #define CUSLICE_DEFAULT_DIR "/dev/shm/cuslice"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,9 @@ int gpufile_name(const char *dir, const char *uuid, char *out, size_t len)
 	return (w < 0 || (size_t)w >= len) ? -ENAMETOOLONG : 0;
 }
 
+/* The header of ABI x.0: later minors only append to it. */
+#define HEADER_MIN_SIZE (offsetof(struct cs_header, reserved) + sizeof(uint32_t))
+
 int gpufile_check(const struct cs_header *h, uint64_t file_size, const char *uuid, char *why,
 		  size_t whylen)
 {
@@ -52,14 +56,15 @@ int gpufile_check(const struct cs_header *h, uint64_t file_size, const char *uui
 		return fail(why, whylen, -EPROTO, "is not a cuslice file (bad magic)");
 	if (h->abi != CS_ABI_VERSION)
 		return fail(why, whylen, -EPROTO,
-			    "was written by cuslice ABI %u, this library speaks ABI %u",
+			    "was written by cuslice ABI %u, this library speaks ABI %u: processes "
+			    "of the two versions are not fenced against each other",
 			    h->abi, CS_ABI_VERSION);
-	if (h->header_size != sizeof(struct cs_header) || h->file_size != sizeof(struct cs_file) ||
-	    h->members_max != CS_MEMBERS_MAX || h->member_size != sizeof(struct cs_member) ||
-	    h->ring_offset != offsetof(struct cs_file, ring) ||
+	if (h->header_size < HEADER_MIN_SIZE || h->header_size > CS_SECTION ||
+	    h->file_size != sizeof(struct cs_file) || h->members_max != CS_MEMBERS_MAX ||
+	    h->member_size != CS_MEMBER_STRIDE || h->ring_offset != offsetof(struct cs_file, ring) ||
 	    h->members_offset != offsetof(struct cs_file, members))
 		return fail(why, whylen, -EPROTO, "has an inconsistent layout header");
-	if (file_size != sizeof(struct cs_file))
+	if (file_size < sizeof(struct cs_file))
 		return fail(why, whylen, -EPROTO, "has size %llu, expected %zu",
 			    (unsigned long long)file_size, sizeof(struct cs_file));
 	if (memchr(h->uuid, '\0', sizeof(h->uuid)) == NULL)
@@ -75,11 +80,12 @@ static void init_file(struct cs_file *f, const char *uuid, uint32_t slice_ms)
 	f->header.header_size = sizeof(struct cs_header);
 	f->header.file_size = sizeof(struct cs_file);
 	f->header.members_max = CS_MEMBERS_MAX;
-	f->header.member_size = sizeof(struct cs_member);
+	f->header.member_size = CS_MEMBER_STRIDE;
 	f->header.ring_offset = offsetof(struct cs_file, ring);
 	f->header.members_offset = offsetof(struct cs_file, members);
 	snprintf(f->header.uuid, sizeof(f->header.uuid), "%s", uuid);
 	f->header.created_unix_ns = clock_ns(CLOCK_REALTIME);
+	f->header.abi_minor = CS_ABI_MINOR;
 	atomic_store(&f->ring.token, TOKEN_MAKE(0, CS_NO_HOLDER));
 	f->ring.slice_ms = slice_ms;
 	f->header.magic = CS_MAGIC;

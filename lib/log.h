@@ -5,7 +5,7 @@
  * on; they go to stderr, or to CUSLICE_LOG_FILE when that is set. Nothing
  * here allocates, every message is one write(2), and the total number of
  * messages a process emits is capped so a hot loop cannot flood a log.
- * log_last() keeps the most recent error even when logging is off, so that
+ * The one exception is log_unisolated(). log_last() keeps the most recent error even when logging is off, so that
  * it can be published (cuslice status shows it).
  */
 #ifndef CUSLICE_LOG_H
@@ -30,6 +30,13 @@ int log_enabled(enum log_level level);
  * Errors are always remembered for log_last(), even when not written. */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Reports that this process runs without the isolation it asked for (it
+ * could not join a GPU's ring and ledger). Logged as an error; the first
+ * such report of the process is also written, as one line, to stderr (or
+ * CUSLICE_LOG_FILE) even when logging is off, because a workload that
+ * silently runs unfenced is worse than one line of noise. */
+void log_unisolated(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The text of the most recent error of this process, "" if none. */
 const char *log_last(void);

@@ -81,6 +81,7 @@ static void fill_slot(struct cs_member *m, const struct member_info *info)
 	m->weight = info->weight;
 	m->priority = info->priority;
 	m->ordinal = info->ordinal;
+	m->abi_minor = CS_ABI_MINOR;
 	m->declared_cap = info->declared_cap;
 	const char *group = info->group != NULL ? info->group : "";
 	strncpy(m->group, group, sizeof(m->group) - 1);

@@ -400,12 +400,48 @@ END_TEST
 
 START_TEST(grown_file)
 {
+	/* A file grown past its size (by `truncate` or a newer tool): the tail
+	 * is never mapped, so the file stays usable. */
 	make_root();
-	char path[256];
+	char path[256], why[200] = "";
 	file_path(UUID, path, sizeof(path));
 	make_patched(path, 0, "", 0);
 	ck_assert_int_eq(truncate(path, (off_t)sizeof(struct cs_file) + 4096), 0);
-	expect_rejected(UUID, "expected");
+	struct gpufile g;
+	ck_assert_msg(gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) == 0, "%s", why);
+	gpufile_close(&g);
+}
+END_TEST
+
+START_TEST(newer_minor_is_accepted)
+{
+	/* A file created by a later minor of this ABI: a longer header and a
+	 * higher minor. Libraries of one major share it. */
+	make_root();
+	char path[256], why[200] = "";
+	file_path(UUID, path, sizeof(path));
+	uint32_t grown[2] = { (uint32_t)sizeof(struct cs_header) + 64, 0 };
+	make_patched(path, offsetof(struct cs_header, header_size), &grown[0], sizeof(grown[0]));
+	uint32_t minor = CS_ABI_MINOR + 3;
+	int fd = open(path, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, &minor, sizeof(minor), offsetof(struct cs_header, abi_minor)),
+			 (ssize_t)sizeof(minor));
+	close(fd);
+	struct gpufile g;
+	ck_assert_msg(gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(g.map->header.abi_minor, CS_ABI_MINOR + 3);
+	gpufile_close(&g);
+}
+END_TEST
+
+START_TEST(short_header_is_refused)
+{
+	make_root();
+	char path[256];
+	file_path(UUID, path, sizeof(path));
+	uint32_t size = 64; /* shorter than ABI x.0's header */
+	make_patched(path, offsetof(struct cs_header, header_size), &size, sizeof(size));
+	expect_rejected(UUID, "inconsistent layout");
 }
 END_TEST
 
@@ -608,6 +644,8 @@ static Suite *gpufile_suite(void)
 	tcase_add_test(tc, wrong_abi);
 	tcase_add_test(tc, wrong_layout);
 	tcase_add_test(tc, grown_file);
+	tcase_add_test(tc, newer_minor_is_accepted);
+	tcase_add_test(tc, short_header_is_refused);
 	tcase_add_test(tc, unterminated_uuid);
 	tcase_add_test(tc, other_gpus_file);
 	tcase_add_test(tc, check_header_directly);
