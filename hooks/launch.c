@@ -1,7 +1,7 @@
 /* launch.c - the launch hooks: every kernel or graph launch passes the gate.
  *
  * The bodies are generated from the `launch` and `launchex` rows of table.h:
- * each asks the gate (gate.h) for permission, launches, and tells the gate
+ * each asks the gate (lib/gate.h) for permission, launches, and tells the gate
  * the launch is done. All policy (the token ring) is behind the gate.
  */
 #include "gate.h"

@@ -2,10 +2,11 @@
  *
  * Each row names an exported symbol once, with its full prototype and its
  * argument list: X(kind, lib, name, params, args). Everything else is
- * generated from these rows in table.c: the real-function slots, the
- * symbol ids and call counters, the name index that answers dlsym, and the
- * real-pointer index that answers cuGetProcAddress. A hook body whose
- * signature drifts from its row fails to compile (table.c checks each one).
+ * generated from these rows: the exported prototypes, the real-function
+ * slots and the symbol ids (here), the name index that answers dlsym and the
+ * real-pointer index that answers cuGetProcAddress (table.c). A hook body
+ * whose signature drifts from its row fails to compile (table.c checks each
+ * one).
  *
  * kind says which file owns the body: launch/launchex -> launch.c (the
  * stream is hStream, or in the CUlaunchConfig), alloc/release/memquery ->
@@ -163,5 +164,35 @@ struct real_fns {
 };
 
 extern struct real_fns real;
+
+/* Every hooked symbol is exported under its own name. */
+#define X(kind, lib, name, params, args) HOOK_EXPORT CUresult name params;
+CUDA_HOOKS(X)
+#undef X
+#define X(kind, lib, name, params, args) HOOK_EXPORT nvmlReturn_t name params;
+NVML_HOOKS(X)
+#undef X
+
+/* The name of a hook. */
+const char *hook_name(enum hook_id id);
+
+/* Builds the index by name; call once before the lookups below. */
+void hook_index_build(void);
+
+/* Returns the hook exported under name, or NULL if name is not hooked. */
+void *hook_by_name(const char *name);
+
+/* Returns the hook for a real function pointer, or the pointer itself. */
+void *hook_for_real(void *fn);
+
+/* The real function behind a hooked name, or NULL. */
+void *hook_real_by_name(const char *name);
+
+/* Nonzero when the hooked name belongs to NVML. */
+int hook_name_is_nvml(const char *name);
+
+/* Fills the real slots of one library's rows (nvml: NVML's, else CUDA's)
+ * from handle. */
+void hook_resolve(void *handle, int nvml);
 
 #endif

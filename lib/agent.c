@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "config.h"
 #include "member.h"
+#include "reap.h"
 #include "ring.h"
 #include "ring_internal.h"
 
@@ -265,8 +266,7 @@ static void *agent_main(void *arg)
 		uint64_t now = ring_now_ns();
 		if (now >= next_periodic) {
 			next_periodic = now + PERIODIC_NS;
-			if (m->ops.periodic != NULL)
-				m->ops.periodic(m->ops.arg);
+			reap_dead(m->g);
 		}
 		publish_stats(m, now, &next_hist);
 		uint64_t pause = 100 * MS;

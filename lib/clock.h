@@ -12,6 +12,7 @@
 #include <time.h>
 
 #define NS_PER_SEC UINT64_C(1000000000)
+#define NS_PER_MS UINT64_C(1000000)
 
 /* The time on clock id in nanoseconds. */
 static inline uint64_t clock_ns(clockid_t id)

@@ -23,6 +23,11 @@
  * (no device has that much memory, and sums must not overflow). */
 #define LEDGER_BYTES_MAX (UINT64_C(1) << 56)
 
+/* The cap a member declares when its CUSLICE_MEM_LIMIT could not be read:
+ * one byte, so that its whole group refuses every allocation (a cap is never
+ * lifted silently) while the smallest-cap rule stays the only rule. */
+#define LEDGER_CAP_REFUSE_ALL UINT64_C(1)
+
 /* How often a reservation that lost a race with a concurrent one is retried
  * before it is refused. */
 #define LEDGER_RETRIES 64

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,7 +16,10 @@ static _Atomic int log_level = LOG_OFF;
 static int log_fd = STDERR_FILENO;
 static _Atomic unsigned log_count;
 static _Atomic int log_unisolated_said;
+/* The last error, written and read under last_lock (errors are rare and
+ * never on a hot path). */
 static char log_last_error[LOG_LINE_MAX];
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "off", [LOG_ERROR] = "error", [LOG_WARN] = "warning",
@@ -68,8 +72,10 @@ static size_t format_line(char *line, size_t size, enum log_level level, int *te
 
 static void remember_error(const char *text)
 {
+	pthread_mutex_lock(&last_lock);
 	strncpy(log_last_error, text, sizeof(log_last_error) - 1);
 	log_last_error[strcspn(log_last_error, "\n")] = '\0';
+	pthread_mutex_unlock(&last_lock);
 }
 
 static void write_counted(const char *line, size_t len)
@@ -85,6 +91,8 @@ static void write_counted(const char *line, size_t len)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
+	if (level != LOG_ERROR && !log_enabled(level))
+		return;
 	char line[LOG_LINE_MAX];
 	int saved_errno = errno, off;
 	va_list ap;
@@ -114,6 +122,16 @@ void log_unisolated(const char *fmt, ...)
 	errno = saved_errno;
 }
 
+void log_last_copy(char *out, unsigned long len)
+{
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&last_lock);
+	strncpy(out, log_last_error, len - 1);
+	pthread_mutex_unlock(&last_lock);
+	out[len - 1] = '\0';
+}
+
 const char *log_last(void)
 {
 	return log_last_error;
@@ -121,6 +139,8 @@ const char *log_last(void)
 
 void log_reset_after_fork(void)
 {
+	/* Another thread may have held the lock at the fork. */
+	pthread_mutex_init(&last_lock, NULL);
 	atomic_store(&log_count, 0);
 	atomic_store(&log_unisolated_said, 0);
 	log_last_error[0] = '\0';

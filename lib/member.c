@@ -86,6 +86,9 @@ static void fill_slot(struct cs_member *m, const struct member_info *info)
 	const char *group = info->group != NULL ? info->group : "";
 	strncpy(m->group, group, sizeof(m->group) - 1);
 	m->group_hash = member_group_hash(m->group);
+	if (info->note != NULL)
+		strncpy(m->note, info->note, sizeof(m->note) - 1);
+	m->bad_vars = info->bad_vars;
 }
 
 int member_join(struct gpufile *g, const struct member_info *info, member_cleaner *clean,

@@ -90,7 +90,7 @@ static void member_open(struct tmember *t, uint32_t weight, int priority, uint64
 		.priority = priority,
 		.high_max_share = 50,
 	};
-	struct ring_ops ops = { drain, NULL, NULL, t };
+	struct ring_ops ops = { .drain = drain, .arg = t };
 	ck_assert_int_eq(ring_member_start(&t->rm, &t->g, t->slot, &cfg, &ops), 0);
 	t->spans = calloc(SPANS_MAX, sizeof(struct span));
 	t->kernel_ns = 1 * MS;
