@@ -122,6 +122,22 @@ SIM_API CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev)
     return rc;
 }
 
+/* Active from the first retain to the last release; flags are always 0. */
+SIM_API CUresult CUDAAPI cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags,
+                                                    int *active)
+{
+    SIM_ENTER(cuDevicePrimaryCtxGetState);
+    if (!flags || !active)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (sim_device_physical(dev) < 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    sim_lock();
+    *flags = 0;
+    *active = sim_primary[dev].retains > 0;
+    sim_unlock();
+    return CUDA_SUCCESS;
+}
+
 /* Frees what the primary context holds (streams, its allocations, the
  * device's graph memory); it stays retained, as good as new. */
 SIM_API CUresult CUDAAPI cuDevicePrimaryCtxReset_v2(CUdevice dev)

@@ -34,6 +34,7 @@
     X(cuDevicePrimaryCtxRetain,         cuDevicePrimaryCtxRetain,    2000, 0)   \
     X(cuDevicePrimaryCtxRelease_v2,     cuDevicePrimaryCtxRelease,  11000, 0)   \
     X(cuDevicePrimaryCtxReset_v2,       cuDevicePrimaryCtxReset,    11000, 0)   \
+    X(cuDevicePrimaryCtxGetState,       cuDevicePrimaryCtxGetState,  7000, 0)   \
     X(cuCtxCreate_v4,                   cuCtxCreate,                12050, 0)   \
     X(cuCtxDestroy_v2,                  cuCtxDestroy,                4000, 0)   \
     X(cuCtxGetCurrent,                  cuCtxGetCurrent,             2000, 0)   \

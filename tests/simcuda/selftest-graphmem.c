@@ -141,4 +141,8 @@ void test_context_end_frees(void)
     CHECK_RC(cu.MemAlloc(&p, MiB), CUDA_SUCCESS); /* still usable */
     CHECK_RC(cu.MemFree(p), CUDA_SUCCESS);
     CHECK_RC(cu.PrimaryCtxReset(99), CUDA_ERROR_INVALID_DEVICE);
+    unsigned flags = 1;
+    int active = 0;
+    CHECK_RC(cu.PrimaryCtxGetState(0, &flags, &active), CUDA_SUCCESS);
+    CHECK(flags == 0 && active == 1);
 }

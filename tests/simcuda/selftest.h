@@ -55,6 +55,7 @@ struct sim_driver {
     __typeof__(cuDevicePrimaryCtxRetain) *PrimaryCtxRetain;
     __typeof__(cuDevicePrimaryCtxRelease_v2) *PrimaryCtxRelease;
     __typeof__(cuDevicePrimaryCtxReset_v2) *PrimaryCtxReset;
+    __typeof__(cuDevicePrimaryCtxGetState) *PrimaryCtxGetState;
     __typeof__(cuGraphAddMemAllocNode) *GraphAddMemAllocNode;
     __typeof__(cuGraphAddMemFreeNode) *GraphAddMemFreeNode;
     __typeof__(cuDeviceGraphMemTrim) *DeviceGraphMemTrim;

@@ -91,6 +91,7 @@ static void resolve_all(void)
     cu.PrimaryCtxRetain = resolve("cuDevicePrimaryCtxRetain", VERSION, 0);
     cu.PrimaryCtxRelease = resolve("cuDevicePrimaryCtxRelease", VERSION, 0);
     cu.PrimaryCtxReset = resolve("cuDevicePrimaryCtxReset", VERSION, 0);
+    cu.PrimaryCtxGetState = resolve("cuDevicePrimaryCtxGetState", VERSION, 0);
     cu.GraphAddMemAllocNode = resolve("cuGraphAddMemAllocNode", VERSION, 0);
     cu.GraphAddMemFreeNode = resolve("cuGraphAddMemFreeNode", VERSION, 0);
     cu.DeviceGraphMemTrim = resolve("cuDeviceGraphMemTrim", VERSION, 0);
