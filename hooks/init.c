@@ -20,6 +20,7 @@
 #include "hook.h"
 #include "log.h"
 #include "trace.h"
+#include "policy.h"
 
 _Atomic uint64_t hook_calls[HOOK_COUNT];
 _Atomic int hooks_ready;
@@ -94,6 +95,7 @@ static void load_config(void)
 	config_load_env(&cfg);
 	log_setup((enum log_level)cfg.log_level, cfg.log_file);
 	config_load_env(&cfg);
+	policy_load(&cfg); /* the node's defaults, under the variables */
 	hooks_counting = cfg.trace[0] != '\0';
 	hook_index_build();
 	struct gpu_driver drv = driver_callbacks;

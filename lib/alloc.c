@@ -304,7 +304,7 @@ static void view_unjoined(const char *uuid, int ordinal, uint64_t card_total,
 	uint64_t cap = 0;
 	v->capped = 1;
 	v->cap = v->used = 0;
-	if (memspec_cap(&cfg->mem, ordinal, uuid, &cap) != 0)
+	if (memspec_cap_card(&cfg->mem, ordinal, uuid, card_total, &cap) != 0)
 		return; /* fail closed */
 	if (card_total != 0 && cap > card_total)
 		cap = card_total;

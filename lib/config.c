@@ -13,14 +13,14 @@
 #include "log.h"
 #include "size.h"
 
-enum var_kind { KIND_ENUM, KIND_PATH, KIND_SIZE, KIND_UINT, KIND_NAME, KIND_MEMSPEC };
+enum var_kind { KIND_ENUM, KIND_PATH, KIND_SIZE, KIND_UINT, KIND_NAME, KIND_MEMSPEC, KIND_LABEL };
 
 struct var {
 	struct config_var doc;
 	enum var_kind kind;
 	size_t offset;              /* into struct cs_config */
 	const char *const *choices; /* KIND_ENUM: NULL-terminated, index = value */
-	uint64_t min, max;          /* KIND_UINT */
+	uint64_t min, max;          /* KIND_UINT; KIND_LABEL: max = field size */
 };
 
 static const char *const log_choices[] = { "off", "error", "warn", "info", "debug", NULL };
@@ -43,8 +43,9 @@ static const struct var vars[] = {
 	{ { "CUSLICE_DIR", "path", CUSLICE_DEFAULT_DIR,
 	    "Folder of the per-GPU ring and ledger files shared by the processes of a node." },
 	  KIND_PATH, OFF(dir), NULL, 0, 0 },
-	{ { "CUSLICE_MEM_LIMIT", "size | ORD=size,… | GPU-UUID=size,…", "(no cap)",
-	    "Device memory cap for this process or its group, for every GPU or per GPU." },
+	{ { "CUSLICE_MEM_LIMIT", "size | card/N | ORD=size,… | GPU-UUID=size,…", "(no cap)",
+	    "Device memory cap for this process or its group, for every GPU or per GPU; "
+	    "card/N is the card's memory divided by N." },
 	  KIND_MEMSPEC, OFF(mem), NULL, 0, 0 },
 	{ { "CUSLICE_GROUP", "name [A-Za-z0-9._-], up to 63", "(the process alone)",
 	    "Processes with the same group on one GPU share one memory cap." },
@@ -78,9 +79,54 @@ static const struct var vars[] = {
 	{ { "CUSLICE_RING", "on|off", "on",
 	    "Time slicing through the token ring; off keeps only memory caps and tracing." },
 	  KIND_ENUM, OFF(ring), onoff_choices, 0, 0 },
+	{ { "CUSLICE_POD_NAME", "Kubernetes pod name, up to 253", "(none)",
+	    "The pod's name, shown by cuslice status and as the metrics' pod label." },
+	  KIND_LABEL, OFF(pod_name), NULL, 0, CONFIG_POD_NAME_MAX },
+	{ { "CUSLICE_POD_NAMESPACE", "Kubernetes namespace, up to 63", "(none)",
+	    "The pod's namespace, shown by cuslice status and as the metrics' namespace label." },
+	  KIND_LABEL, OFF(pod_namespace), NULL, 0, CONFIG_NAMESPACE_MAX },
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
+_Static_assert(N_VARS <= CONFIG_VARS_MAX, "cs_config.source has no room for every variable");
+
+/* How a Kubernetes pod sets each variable (config_var.pod) and which ones a
+ * node policy may give (config_var.policy). The injection policies in
+ * deploy/kubernetes are checked against this list (tests/deploy, through
+ * `cuslice help pod`), so that the pod spec and the library cannot drift. */
+static const struct {
+	const char *name, *pod;
+	int policy;
+} pod_vars[] = {
+	{ "CUSLICE_DIR", "mount", 0 },
+	{ "CUSLICE_GROUP", "field:metadata.uid", 0 },
+	{ "CUSLICE_POD_NAME", "field:metadata.name", 0 },
+	{ "CUSLICE_POD_NAMESPACE", "field:metadata.namespace", 0 },
+	{ "CUSLICE_MEM_LIMIT", "annotation:cuslice.io/memory", 1 },
+	{ "CUSLICE_WEIGHT", "annotation:cuslice.io/weight", 1 },
+	{ "CUSLICE_PRIORITY", "annotation:cuslice.io/priority", 1 },
+};
+
+static int pod_index(const char *name)
+{
+	for (size_t k = 0; k < sizeof(pod_vars) / sizeof(pod_vars[0]); k++) {
+		if (strcmp(pod_vars[k].name, name) == 0)
+			return (int)k;
+	}
+	return -1;
+}
+
+const char *config_pod_source(const char *name)
+{
+	int k = pod_index(name);
+	return k < 0 ? NULL : pod_vars[k].pod;
+}
+
+int config_policy_var(const char *name)
+{
+	int k = pod_index(name);
+	return k < 0 ? 0 : pod_vars[k].policy;
+}
 
 /* The bit of each variable in cs_config.bad_vars, which members publish in
  * the shared file (cs_member.bad_vars) for `cuslice status`: the index here.
@@ -162,10 +208,11 @@ static int parse_enum(const struct var *v, const char *text, int *out)
 	return -EINVAL;
 }
 
-static int parse_name(const char *text, char *out)
+/* A name of [A-Za-z0-9._-] that fits in size bytes with its NUL. */
+static int parse_name(const char *text, char *out, size_t size)
 {
 	size_t n = strlen(text);
-	if (n == 0 || n >= CONFIG_GROUP_MAX)
+	if (n == 0 || n >= size)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)text[i];
@@ -180,8 +227,16 @@ static int memspec_entry(struct memspec *m, char *item)
 {
 	char *eq = strchr(item, '=');
 	uint64_t cap;
+	if (eq == NULL && strncasecmp(item, "card/", 5) == 0) {
+		uint64_t div;
+		if (m->all != 0 || m->card_div != 0 ||
+		    uint_parse(item + 5, 1, MEMSPEC_CARD_DIV_MAX, &div) != 0)
+			return -EINVAL;
+		m->card_div = (uint32_t)div;
+		return 0;
+	}
 	if (eq == NULL) {
-		if (m->all != 0 || size_parse(item, &cap) != 0 || cap == 0)
+		if (m->all != 0 || m->card_div != 0 || size_parse(item, &cap) != 0 || cap == 0)
 			return -EINVAL;
 		m->all = cap;
 		return 0;
@@ -217,7 +272,7 @@ int memspec_parse(const char *text, struct memspec *m)
 		if (memspec_entry(m, item) != 0)
 			goto invalid;
 	}
-	if (m->all == 0 && m->n == 0)
+	if (m->all == 0 && m->card_div == 0 && m->n == 0)
 		goto invalid;
 	return 0;
 invalid:
@@ -228,6 +283,12 @@ invalid:
 }
 
 int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t *cap)
+{
+	return memspec_cap_card(m, ordinal, uuid, 0, cap);
+}
+
+int memspec_cap_card(const struct memspec *m, int ordinal, const char *uuid,
+		     uint64_t card_total, uint64_t *cap)
 {
 	if (m->invalid)
 		return -EINVAL;
@@ -242,6 +303,12 @@ int memspec_cap(const struct memspec *m, int ordinal, const char *uuid, uint64_t
 			*cap = m->entries[i].cap;
 			return 0;
 		}
+	}
+	if (m->card_div != 0) {
+		if (card_total == 0)
+			return -EINVAL;
+		*cap = card_total / m->card_div;
+		return 0;
 	}
 	*cap = m->all;
 	return 0;
@@ -270,7 +337,9 @@ static int parse_var(const struct var *v, const char *text, struct cs_config *cf
 		*(uint32_t *)field = (uint32_t)u;
 		return 0;
 	case KIND_NAME:
-		return parse_name(text, field);
+		return parse_name(text, field, CONFIG_GROUP_MAX);
+	case KIND_LABEL:
+		return parse_name(text, field, (size_t)v->max);
 	case KIND_MEMSPEC:
 		return memspec_parse(text, (struct memspec *)field);
 	}
@@ -289,6 +358,8 @@ static void printable(const char *text, char *out, size_t len)
 
 static const char *safe_behaviour(const struct var *v)
 {
+	if (v->kind != KIND_MEMSPEC && config_policy_var(v->doc.name))
+		return "using the node policy's value, else the default";
 	if (v->kind == KIND_MEMSPEC)
 		return "every allocation is refused until it is fixed (a cap is never lifted silently)";
 	if (v->offset == OFF(log_level))
@@ -323,8 +394,12 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 		/* A parser leaves its field untouched on error (so it keeps
 		 * its default), except the memory cap, which records that it
 		 * is invalid. */
-		if (parse_var(v, text, cfg) == 0)
+		if (v->kind == KIND_MEMSPEC)
+			cfg->source[i] = SOURCE_ENV; /* even invalid: it is never replaced */
+		if (parse_var(v, text, cfg) == 0) {
+			cfg->source[i] = SOURCE_ENV;
 			continue;
+		}
 		bad++;
 		cfg->bad_vars |= config_var_bit(v->doc.name);
 		apply_safe_behaviour(v, cfg);
@@ -334,6 +409,45 @@ int config_load(struct cs_config *cfg, config_getter *get, void *arg)
 			  v->doc.type, safe_behaviour(v));
 	}
 	return bad;
+}
+
+int config_var_index(const char *name)
+{
+	for (size_t i = 0; i < N_VARS; i++) {
+		if (strcmp(vars[i].doc.name, name) == 0)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+int config_source(const struct cs_config *cfg, const char *name)
+{
+	int i = config_var_index(name);
+	return i < 0 ? SOURCE_DEFAULT : cfg->source[i];
+}
+
+int config_set(struct cs_config *cfg, const char *name, const char *text,
+	       enum config_source source)
+{
+	int i = config_var_index(name);
+	if (i < 0)
+		return i;
+	int err = parse_var(&vars[i], text, cfg);
+	if (err == 0 || vars[i].kind == KIND_MEMSPEC)
+		cfg->source[i] = (unsigned char)source;
+	return err == 0 ? 0 : (err == -ERANGE ? -ERANGE : -EINVAL);
+}
+
+const char *config_expected(const char *name)
+{
+	int i = config_var_index(name);
+	return i < 0 ? NULL : vars[i].doc.type;
+}
+
+const char *config_bad_value_effect(const char *name)
+{
+	int i = config_var_index(name);
+	return i < 0 ? NULL : safe_behaviour(&vars[i]);
 }
 
 static const char *env_getter(const char *name, void *arg)

@@ -76,12 +76,12 @@ static void fix_reserve(struct gpu *g)
 static void fix_cap(struct gpu *g)
 {
 	uint64_t cap = 0;
-	if (memspec_cap(&cfg.mem, g->ordinal, g->uuid, &cap) != 0) {
+	if (drv.total_mem == NULL || drv.total_mem(g->ordinal, &g->card_total) != 0)
+		g->card_total = 0;
+	if (memspec_cap_card(&cfg.mem, g->ordinal, g->uuid, g->card_total, &cap) != 0) {
 		g->cap_unusable = 1;
 		return;
 	}
-	if (drv.total_mem == NULL || drv.total_mem(g->ordinal, &g->card_total) != 0)
-		g->card_total = 0;
 	if (cap != 0 && g->card_total != 0 && cap > g->card_total) {
 		log_warn("CUSLICE_MEM_LIMIT for %s is larger than the card (%llu > %llu bytes); "
 			 "using the card's size", g->uuid, (unsigned long long)cap,
@@ -111,6 +111,12 @@ static int take_slot(struct gpu *g, char *why, size_t len)
 		.group = cfg.group,
 		.note = note,
 		.bad_vars = cfg.bad_vars, /* every bad variable, not only the last */
+		.card_total = g->card_total,
+		.src_mem = (uint8_t)(config_source(&cfg, "CUSLICE_MEM_LIMIT") + 1),
+		.src_weight = (uint8_t)(config_source(&cfg, "CUSLICE_WEIGHT") + 1),
+		.src_priority = (uint8_t)(config_source(&cfg, "CUSLICE_PRIORITY") + 1),
+		.pod_name = cfg.pod_name,
+		.pod_namespace = cfg.pod_namespace,
 	};
 	int err = member_join(&g->file, &info, reap_clean, NULL, &g->slot);
 	if (err == -ENOSPC)

@@ -88,6 +88,8 @@
 #define CS_NAME_MAX 64
 #define CS_NOTE_MAX 128
 #define CS_UUID_MAX 64
+#define CS_NAMESPACE_MAX 64  /* a Kubernetes namespace: 63 + NUL */
+#define CS_POD_NAME_MAX 256  /* a Kubernetes pod name: 253 + NUL */
 #define CS_HIST 12        /* entries of the per-member GPU-time history */
 #define CS_WAIT_BUCKETS 24 /* wait-time histogram: bucket b counts waits < 2^b µs */
 
@@ -186,6 +188,19 @@ struct cs_member {
 	uint32_t reserved2;
 	_Atomic uint64_t hist_t_ns[CS_HIST];
 	_Atomic uint64_t hist_held_ns[CS_HIST];
+
+	/* Where the member's settings came from, and its pod (ABI 2.0; see
+	 * policy.h): identity, written by the owner before it publishes
+	 * state. A source is 0 when not recorded, else enum config_source + 1;
+	 * every text is NUL-terminated within its array, "" when unknown. */
+	uint8_t src_mem;              /* CUSLICE_MEM_LIMIT */
+	uint8_t src_weight;           /* CUSLICE_WEIGHT */
+	uint8_t src_priority;         /* CUSLICE_PRIORITY */
+	uint8_t reserved4[5];
+	uint64_t card_total;          /* the card's memory as the owner's driver
+	                               * reports it, 0 = unknown */
+	char pod_namespace[CS_NAMESPACE_MAX]; /* CUSLICE_POD_NAMESPACE */
+	char pod_name[CS_POD_NAME_MAX];       /* CUSLICE_POD_NAME */
 
 	/* Fields of later minors go here: read them in another member's slot
 	 * only when cs_member_has(m, minor). */

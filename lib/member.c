@@ -89,6 +89,14 @@ static void fill_slot(struct cs_member *m, const struct member_info *info)
 	if (info->note != NULL)
 		strncpy(m->note, info->note, sizeof(m->note) - 1);
 	m->bad_vars = info->bad_vars;
+	m->card_total = info->card_total;
+	m->src_mem = info->src_mem;
+	m->src_weight = info->src_weight;
+	m->src_priority = info->src_priority;
+	if (info->pod_name != NULL)
+		strncpy(m->pod_name, info->pod_name, sizeof(m->pod_name) - 1);
+	if (info->pod_namespace != NULL)
+		strncpy(m->pod_namespace, info->pod_namespace, sizeof(m->pod_namespace) - 1);
 }
 
 int member_join(struct gpufile *g, const struct member_info *info, member_cleaner *clean,

@@ -20,6 +20,10 @@ struct member_info {
 	const char *group;      /* "" or NULL = alone */
 	const char *note;       /* the last problem to publish, or NULL */
 	uint32_t bad_vars;      /* config.h: the variables that held bad values */
+	uint64_t card_total;    /* 0 = unknown */
+	uint8_t src_mem, src_weight, src_priority; /* enum config_source + 1, 0 = unknown */
+	const char *pod_name;   /* NULL or "" = unknown */
+	const char *pod_namespace;
 };
 
 /* Called with the slot lock held to return a dead member's resources

@@ -62,6 +62,7 @@ int cmd_top(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* The folder of the per-GPU files: --dir, else CUSLICE_DIR, else the
  * default. Writes it to out. Exits with EXIT_USAGE and a message when

@@ -42,13 +42,21 @@ static const struct cli_option metrics_options[] = {
 			     "the same folder, renamed into place), for node-exporter's "
 			     "textfile collector." },
 	{ "--interval S", "With --textfile: write again every S seconds until interrupted." },
-	{ "--listen ADDR:PORT", "Serve GET /metrics over HTTP. A port alone (or :PORT) binds "
+	{ "--listen ADDR:PORT", "Serve GET /metrics over HTTP, and GET /healthz for probes "
+				"(200 while the folder can be read, else 503). A port alone "
+				"(or :PORT) binds "
 				"127.0.0.1; port 0 picks a free port. IPv6: [::1]:PORT." },
 	{ "-h, --help", "Show this help." },
 	{ NULL, NULL },
 };
 
 static const struct cli_option doctor_options[] = {
+	{ "--dir DIR", "Folder of the per-GPU files (default: CUSLICE_DIR, else " DEFAULT_DIR ")." },
+	{ "-h, --help", "Show this help." },
+	{ NULL, NULL },
+};
+
+static const struct cli_option policy_options[] = {
 	{ "--dir DIR", "Folder of the per-GPU files (default: CUSLICE_DIR, else " DEFAULT_DIR ")." },
 	{ "-h, --help", "Show this help." },
 	{ NULL, NULL },
@@ -128,7 +136,20 @@ static const struct cli_command commands[] = {
 	  "Each line is [ ok ], [warn] or [FAIL], each problem with its fix. Exit\n"
 	  "status 1 when any check FAILs; warnings alone exit 0.",
 	  cmd_doctor },
-	{ "help", "[COMMAND | env | json | prometheus]",
+	{ "policy", "[--dir DIR] check FILE | install FILE | show",
+	  "Check, install or show the node policy: defaults for processes that set none.",
+	  policy_options,
+	  "A node policy is a file of NAME=VALUE lines giving the default of\n"
+	  "CUSLICE_MEM_LIMIT (a size, or card/N: the card's memory divided by N),\n"
+	  "CUSLICE_WEIGHT and CUSLICE_PRIORITY for every process on the node that does\n"
+	  "not set its own; '#' starts a comment. Every process reads DIR/node-policy\n"
+	  "when it starts; its own variables win. check prints the settings of FILE, or\n"
+	  "its problems (exit 1). install checks FILE and writes it to DIR/node-policy\n"
+	  "atomically, or leaves the installed policy as it was (exit 1). show prints\n"
+	  "the installed policy. cuslice status shows where each member's settings came\n"
+	  "from: env, policy or default.",
+	  cmd_policy },
+	{ "help", "[COMMAND | env | pod | json | prometheus]",
 	  "Help on a command, the CUSLICE_* variables, the JSON schema or the metrics.",
 	  help_options, NULL, cmd_help },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
@@ -212,6 +233,20 @@ static void topic_env(FILE *out)
 	}
 }
 
+/* Machine-readable, for tests/deploy: NAME<TAB>SOURCE per line, for every
+ * variable a Kubernetes pod sets (config_pod_source) and LD_PRELOAD. */
+static void topic_pod(FILE *out)
+{
+	size_t n;
+	const struct config_var *v = config_vars(&n);
+	fprintf(out, "LD_PRELOAD\tlibrary\n");
+	for (size_t i = 0; i < n; i++) {
+		const char *src = config_pod_source(v[i].name);
+		if (src != NULL)
+			fprintf(out, "%s\t%s\n", v[i].name, src);
+	}
+}
+
 static const char json_schema[] =
 	"cuslice status --json prints one object. Schema version 1; fields are only\n"
 	"ever added within a version, never renamed, removed or retyped. Times are\n"
@@ -273,6 +308,14 @@ static const char json_schema[] =
 	"        \"oom_refusals\": int,          allocations refused at the cap\n"
 	"        \"allocations\": int\n"
 	"      },\n"
+	"      \"sources\": {                    where its settings came from: \"env\",\n"
+	"                                      \"policy\" (the node policy) or \"default\";\n"
+	"                                      null: not recorded by its library\n"
+	"        \"memory\": string | null, \"weight\": string | null,\n"
+	"        \"priority\": string | null\n"
+	"      },\n"
+	"      \"pod\": {\"namespace\": string, \"name\": string} | null,\n"
+	"                                      CUSLICE_POD_NAMESPACE/NAME; null: unset\n"
 	"      \"note\": string,                 last problem the member reported, or \"\"\n"
 	"      \"bad_variables\": [string]       every CUSLICE_* variable of the member that held\n"
 	"                                      a bad value (note has the last message)\n"
@@ -291,6 +334,8 @@ int cli_topic(FILE *out, const char *topic)
 {
 	if (strcmp(topic, "env") == 0)
 		topic_env(out);
+	else if (strcmp(topic, "pod") == 0)
+		topic_pod(out);
 	else if (strcmp(topic, "json") == 0)
 		fputs(json_schema, out);
 	else if (strcmp(topic, "prometheus") == 0) {

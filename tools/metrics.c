@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "policy.h"
 #include "textfile.h"
 
 enum value_kind { V_INT, V_NS, V_RATIO };
@@ -183,6 +184,59 @@ static void member_labels(FILE *f, const struct snap_gpu *g, const struct snap_m
 	put_label(f, "gpu_uuid", g->uuid, 1);
 	put_label(f, "member", slot, 0);
 	put_label(f, "group", m->group, 0);
+	/* The pod's, from CUSLICE_POD_NAMESPACE/NAME: "" (no label) when unset. */
+	put_label(f, "namespace", m->pod_namespace, 0);
+	put_label(f, "pod", m->pod_name, 0);
+}
+
+/* Where each member's cap, weight and priority came from (policy.h). */
+static void member_sources(FILE *f, const struct gpu_set *set)
+{
+	static const char *const settings[] = { "memory", "weight", "priority" };
+	family(f, "cuslice_member_setting_source", "gauge",
+	       "Always 1: where the member's memory cap, weight and priority came from: "
+	       "env (its own variable), policy (the node policy) or default.");
+	for (unsigned i = 0; i < set->n; i++) {
+		const struct snap_gpu *g = &set->gpus[i];
+		for (unsigned k = 0; k < g->nmembers; k++) {
+			const struct snap_member *m = &g->members[k];
+			const uint8_t src[] = { m->src_mem, m->src_weight, m->src_priority };
+			for (unsigned s = 0; m->alive && s < 3; s++) {
+				if (src[s] == 0)
+					continue; /* not recorded by the member's library */
+				fputs("cuslice_member_setting_source{", f);
+				member_labels(f, g, m);
+				put_label(f, "setting", settings[s], 0);
+				put_label(f, "source", policy_source_name(src[s] - 1), 0);
+				fputs("} 1\n", f);
+			}
+		}
+	}
+}
+
+/* The card's memory and the sum of the caps on it; no sample while no
+ * live member has told the card's size. */
+static void gpu_memory(FILE *f, const struct gpu_set *set)
+{
+	family(f, "cuslice_gpu_memory_total_bytes", "gauge",
+	       "Device memory of the card, as its members' driver reports it.");
+	for (unsigned i = 0; i < set->n; i++) {
+		if (set->gpus[i].card_total == 0)
+			continue;
+		fputs("cuslice_gpu_memory_total_bytes{", f);
+		put_label(f, "gpu_uuid", set->gpus[i].uuid, 1);
+		fprintf(f, "} %llu\n", (unsigned long long)set->gpus[i].card_total);
+	}
+	family(f, "cuslice_gpu_memory_caps_bytes", "gauge",
+	       "Sum of the memory caps in force on the card: each group's once, each lone "
+	       "member's own.");
+	for (unsigned i = 0; i < set->n; i++) {
+		if (set->gpus[i].card_total == 0)
+			continue;
+		fputs("cuslice_gpu_memory_caps_bytes{", f);
+		put_label(f, "gpu_uuid", set->gpus[i].uuid, 1);
+		fprintf(f, "} %llu\n", (unsigned long long)set->gpus[i].caps_sum);
+	}
 }
 
 static void member_info(FILE *f, const struct gpu_set *set)
@@ -280,6 +334,7 @@ static void member_families(FILE *f, const struct gpu_set *set)
 {
 	member_info(f, set);
 	member_state(f, set);
+	member_sources(f, set);
 	for (size_t k = 0; k < sizeof(member_metrics) / sizeof(member_metrics[0]); k++) {
 		family(f, member_metrics[k].name, member_metrics[k].type, member_metrics[k].help);
 		for (unsigned i = 0; i < set->n; i++) {
@@ -346,6 +401,7 @@ char *metrics_render(const struct gpu_set *set, size_t *len)
 	       "Per-GPU files that are corrupt, foreign or unreadable (cuslice doctor tells why).");
 	fprintf(f, "cuslice_files_unreadable %u\n", set->nerrors);
 	gpu_families(f, set);
+	gpu_memory(f, set);
 	member_families(f, set);
 	group_families(f, set);
 	if (fclose(f) != 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "policy.h"
 #include "config.h"
 #include "json.h"
 #include "size.h"
@@ -157,6 +158,26 @@ static void member_memory_rows(const struct snap_gpu *g)
 	}
 }
 
+static const char *source_name(uint8_t src)
+{
+	return src == 0 ? "-" : policy_source_name(src - 1);
+}
+
+/* Where each member's cap, weight and priority came from, and its pod. */
+static void member_setting_rows(const struct snap_gpu *g)
+{
+	row("%4s %7s  %-8s %-8s %-8s  %s", "SLOT", "PID", "CAP-FROM", "W-FROM", "PRIO-FROM",
+	    "POD");
+	for (unsigned i = 0; i < g->nmembers; i++) {
+		const struct snap_member *m = &g->members[i];
+		char pod[56];
+		snprintf(pod, sizeof(pod), "%s%s%s", m->pod_namespace,
+			 m->pod_namespace[0] ? "/" : "", m->pod_name[0] ? m->pod_name : "-");
+		row("%4u %7u  %-8s %-8s %-8s  %s", m->slot, m->pid, source_name(m->src_mem),
+		    source_name(m->src_weight), source_name(m->src_priority), pod);
+	}
+}
+
 static void group_rows(const struct snap_gpu *g)
 {
 	if (g->ngroups == 0)
@@ -199,6 +220,8 @@ static void print_gpu(const struct snap_gpu *g, double rate)
 	member_time_rows(g);
 	row("%s", "");
 	member_memory_rows(g);
+	row("%s", "");
+	member_setting_rows(g);
 	group_rows(g);
 	for (unsigned i = 0; i < g->nmembers; i++) {
 		char names[400];
@@ -240,6 +263,14 @@ static void json_cap(struct json *j, const char *key, uint64_t cap)
 {
 	if (cap != 0)
 		json_u64(j, key, cap);
+	else
+		json_null(j, key);
+}
+
+static void json_source(struct json *j, const char *key, uint8_t src)
+{
+	if (src != 0)
+		json_str(j, key, policy_source_name(src - 1));
 	else
 		json_null(j, key);
 }
@@ -286,6 +317,19 @@ static void json_member(struct json *j, const struct snap_member *m)
 	json_u64(j, "oom_refusals", m->refusals);
 	json_u64(j, "allocations", m->allocations);
 	json_object_end(j);
+	json_object(j, "sources");
+	json_source(j, "memory", m->src_mem);
+	json_source(j, "weight", m->src_weight);
+	json_source(j, "priority", m->src_priority);
+	json_object_end(j);
+	if (m->pod_name[0] != '\0') {
+		json_object(j, "pod");
+		json_str(j, "namespace", m->pod_namespace);
+		json_str(j, "name", m->pod_name);
+		json_object_end(j);
+	} else {
+		json_null(j, "pod");
+	}
 	json_str(j, "note", m->note);
 	json_array(j, "bad_variables");
 	for (unsigned bit = 0; bit < 32; bit++) {

@@ -154,7 +154,7 @@ START_TEST(every_documented_variable_is_read)
 	config_load(&cfg, list_getter, &e);
 	size_t n = 0;
 	const struct config_var *vars = config_vars(&n);
-	ck_assert_uint_eq(n, 15);
+	ck_assert_uint_eq(n, 17);
 	ck_assert_int_eq(e.n_asked, (int)n);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_msg(strncmp(vars[i].name, "CUSLICE_", 8) == 0, "%s", vars[i].name);
@@ -446,7 +446,7 @@ START_TEST(invalid_mem_limit_is_flagged)
 					   "0=abc", "0=0", "-1G", "4G;1=2G" };
 	struct cs_config cfg;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		expect_one_error(&cfg, "CUSLICE_MEM_LIMIT", bad[i], "size | ORD=size");
+		expect_one_error(&cfg, "CUSLICE_MEM_LIMIT", bad[i], "size | card/N | ORD=size");
 		ck_assert_msg(cfg.mem.set == 1 && cfg.mem.invalid == 1, "'%s' not invalid",
 			      bad[i]);
 		ck_assert(cfg.mem.all == 0);
@@ -595,6 +595,54 @@ START_TEST(memspec_limits)
 }
 END_TEST
 
+START_TEST(memspec_card_share)
+{
+	struct memspec m;
+	uint64_t cap = 0;
+	ck_assert_int_eq(memspec_parse("card/10", &m), 0);
+	ck_assert_uint_eq(m.card_div, 10);
+	ck_assert_int_eq(memspec_cap_card(&m, 0, "GPU-1", 100ULL << 30, &cap), 0);
+	ck_assert_uint_eq(cap, 10ULL << 30);
+	ck_assert_int_eq(memspec_cap_card(&m, 0, "GPU-1", 0, &cap), -EINVAL); /* card unknown */
+	ck_assert_int_eq(memspec_parse("CARD/4,0=2G", &m), 0); /* an entry still wins */
+	ck_assert_int_eq(memspec_cap_card(&m, 0, NULL, 100ULL << 30, &cap), 0);
+	ck_assert_uint_eq(cap, 2ULL << 30);
+	ck_assert_int_eq(memspec_cap_card(&m, 1, NULL, 100ULL << 30, &cap), 0);
+	ck_assert_uint_eq(cap, 25ULL << 30);
+	static const char *const bad[] = { "card/0", "card/", "card/1025", "card/x", "card/2,4G",
+					   "4G,card/2", "card/2,card/3", "card10" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(memspec_parse(bad[i], &m) == -EINVAL && m.invalid, "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(pod_labels_and_sources)
+{
+	static const char *const pairs[] = { "CUSLICE_POD_NAME", "trainer-7f9c-x2",
+					     "CUSLICE_POD_NAMESPACE", "ml", "CUSLICE_WEIGHT", "2",
+					     NULL };
+	struct env_list e = { .pairs = pairs };
+	struct cs_config cfg;
+	ck_assert_int_eq(config_load(&cfg, list_getter, &e), 0);
+	ck_assert_str_eq(cfg.pod_name, "trainer-7f9c-x2");
+	ck_assert_str_eq(cfg.pod_namespace, "ml");
+	ck_assert_int_eq(config_source(&cfg, "CUSLICE_WEIGHT"), SOURCE_ENV);
+	ck_assert_int_eq(config_source(&cfg, "CUSLICE_PRIORITY"), SOURCE_DEFAULT);
+	ck_assert_str_eq(config_pod_source("CUSLICE_GROUP"), "field:metadata.uid");
+	ck_assert_ptr_null(config_pod_source("CUSLICE_SLICE_MS"));
+	char name[300];
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	static const char *bad[] = { "CUSLICE_POD_NAME", NULL, NULL };
+	bad[1] = name;                /* longer than a pod name can be */
+	struct env_list b = { .pairs = bad };
+	ck_assert_int_eq(config_load(&cfg, list_getter, &b), 1);
+	ck_assert_str_eq(cfg.pod_name, "");
+	ck_assert_int_eq(config_set(&cfg, "CUSLICE_POD_NAMESPACE", "a b", SOURCE_ENV), -EINVAL);
+	ck_assert_int_eq(config_set(&cfg, "CUSLICE_NOPE", "1", SOURCE_ENV), -ENOENT);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -625,6 +673,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, memspec_uuid_prefix_and_default);
 	tcase_add_test(tc, memspec_first_match_wins);
 	tcase_add_test(tc, memspec_limits);
+	tcase_add_test(tc, memspec_card_share);
+	tcase_add_test(tc, pod_labels_and_sources);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -591,7 +591,8 @@ def test_metrics_parse_and_counters_only_grow():
         assert pids == {a.pid, b.pid}, info
         for _, labels, _ in info:
             assert 0 <= int(labels["member"]) < 64 and set(labels) == {
-                "gpu_uuid", "member", "group", "pid", "host_pid", "priority", "ordinal"}
+                "gpu_uuid", "member", "group", "namespace", "pod", "pid", "host_pid", "priority",
+                "ordinal"}
         groups = {labels["group"]: v for _, labels, v in
                   second["cuslice_group_memory_cap_bytes"]["samples"]}
         assert groups == {"train": 2 * GiB}, groups
@@ -846,7 +847,7 @@ def test_help_version_and_usage_errors():
     try:
         assert re.fullmatch(r"cuslice \d+\.\d+\.\d+\n", cli(box, "--version").stdout)
         names = cli(box, "__commands").stdout.split()
-        assert names == ["run", "status", "top", "metrics", "doctor", "help"], names
+        assert names == ["run", "status", "top", "metrics", "doctor", "policy", "help"], names
         for name in names:
             p = cli(box, name, "--help")
             assert p.stdout.startswith("Usage: cuslice %s" % name) and p.stderr == "", name
