@@ -16,7 +16,8 @@
 # LD_PRELOAD names and that LD_PRELOAD works under the simulated driver; the
 # tmpfiles.d entry creates the folder with that mode (systemd-tmpfiles
 # --root); the installed `cuslice doctor` passes against the simulated driver,
-# from the unpacked .deb and, as root, from a real `dpkg -i` (removed after);
+# from the unpacked .deb and, as root, from a real `apt-get install ./cuslice_*.deb`
+# (removed after);
 # the man page has no groff warnings and holds every command's usage; every
 # LD_PRELOAD=/usr/... path in README.md and docs/install.md is in the .deb.
 # Prints TAP lines ("ok - ..." / "not ok - ..."); exits 1 if any failed.
@@ -26,7 +27,7 @@ BUILD=$(cd "${1:-$root/build}" && pwd)
 T=$(mktemp -d /tmp/cuslice-install.XXXXXX)
 installed_deb=0
 cleanup() {
-	[ "$installed_deb" = 0 ] || dpkg -r cuslice >/dev/null 2>&1 || true
+	[ "$installed_deb" = 0 ] || apt-get remove -y -qq -o DPkg::Lock::Timeout=300 cuslice >/dev/null 2>&1 || true
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -174,15 +175,19 @@ if [ -n "$deb" ]; then
 	doctor "$T/deb/usr/bin/cuslice" "$T/deb/usr/$multiarch/libcuslice.so"
 	if [ "$(id -u)" != 0 ]; then
 		echo "# skip dpkg -i (not root)"
-	elif dpkg-query -W -f '${Status}' cuslice 2>/dev/null | grep -q installed; then
+	elif dpkg-query -W -f '${Status}' cuslice 2>/dev/null | grep -q 'ok installed'; then
 		echo "# skip dpkg -i (a cuslice package is installed here already; left alone)"
 	else
 		exec 9>/tmp/cuslice-dpkg-test.lock && flock 9
 		installed_deb=1
-		if run "dpkg -i $(basename "$deb")" dpkg -i "$deb"; then
+		# apt-get, as README says, waiting for a dpkg lock another job holds.
+		lock=(-o DPkg::Lock::Timeout=300)
+		if run "apt-get install ./$(basename "$deb")" \
+			env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"${lock[@]}" "$deb"; then
 			doctor /usr/bin/cuslice "/usr/$multiarch/libcuslice.so"
 		fi
-		run "dpkg -r cuslice" dpkg -r cuslice && installed_deb=0
+		run "apt-get remove cuslice" apt-get remove -y -qq "${lock[@]}" cuslice && installed_deb=0
 		flock -u 9
 	fi
 fi
