@@ -8,7 +8,10 @@
 #      process stand in for members);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build of the unit
 #      tests and the simulated driver's self-test;
-#   4. a short chaos soak (tests/soak/soak.py, about 40 s).
+#   4. packaging: meson install, the .deb, the Dockerfile's install lines and
+#      node-install.sh put the same files in the same places, and the
+#      installed cuslice doctor passes (tests/install/run.sh);
+#   5. a short chaos soak (tests/soak/soak.py, about 40 s).
 # Every stage runs even when an earlier one failed. The script ends with one
 # line, 'tests: N passed, M failed', over all stages (scripts/tally.py) and
 # exits non-zero if anything failed, a build included. Timings are not tested
@@ -21,7 +24,7 @@ cd "$root"
 # A stage whose build fails writes no log; tally.py counts that as a failure.
 logs=(build/meson-logs/testlog.json build-tsan/ring.out build-tsan/ring.out.rc
       build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-sim.json
-      build/soak.out build/soak.out.rc)
+      build-pkg/install.out build-pkg/install.out.rc build/soak.out build/soak.out.rc)
 rm -f "${logs[@]}"
 
 echo "== Unit and integration tests"
@@ -44,7 +47,14 @@ export ASAN_OPTIONS="detect_leaks=1:handle_segv=0" UBSAN_OPTIONS="halt_on_error=
 meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 --logbase asan-unit
 meson test -C build-asan simcuda-selftest --print-errorlogs --logbase asan-sim
 
-# ---- stage 4 (harden-mem, issue 14): the chaos soak, short ----
+# ---- Packaging (owner: pkg; tests/install/run.sh says what it checks) ----
+echo "== Packaging: meson install, the .deb, the Dockerfile's install and node-install.sh agree"
+mkdir -p build-pkg
+tests/install/run.sh build 2>&1 | tee build-pkg/install.out
+echo "${PIPESTATUS[0]}" >build-pkg/install.out.rc
+# ---- end of packaging ----
+
+# ---- stage 5 (harden-mem, issue 14): the chaos soak, short ----
 # 8 members for 20 s against the simulated driver: random starts, SIGKILL,
 # SIGSTOP/SIGCONT; then no hang, no stale member, ledger at 0, no member
 # starved after it resumed. The long run is in docs/testing.md.
@@ -53,9 +63,10 @@ if [ -x build/tests/soak/soakmember ]; then
 	python3 tests/soak/soak.py --build build --members 8 --seconds 20 2>&1 | tee build/soak.out
 	echo "${PIPESTATUS[0]}" >build/soak.out.rc
 fi
-# ---- end of stage 4 ----
+# ---- end of stage 5 ----
 
 echo "== All stages"
 python3 "$root/scripts/tally.py" main=build/meson-logs/testlog.json \
 	tsan=build-tsan/ring.out asan-unit=build-asan/meson-logs/asan-unit.json \
-	asan-sim=build-asan/meson-logs/asan-sim.json soak=build/soak.out
+	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out \
+	soak=build/soak.out
