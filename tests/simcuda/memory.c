@@ -76,6 +76,16 @@ void sim_mem_reset(void)
     sim_alloc_map_clear(&sim_allocs);
 }
 
+void sim_mem_drop_ctx(CUcontext ctx)
+{
+    struct sim_alloc a;
+
+    while (sim_alloc_map_take_owned(&sim_allocs, (uint64_t)(uintptr_t)ctx, &a) == 0) {
+        if (a.phys >= 0 && a.phys < SIM_MAX_DEVICES && sim_states[a.phys])
+            sim_state_uncharge(sim_states[a.phys], a.bytes);
+    }
+}
+
 /* A fresh key: an aligned address range for linear memory, else a handle. */
 static uint64_t sim_mem_next_key(enum sim_alloc_kind kind, uint64_t bytes)
 {
@@ -95,11 +105,18 @@ static uint64_t sim_mem_next_key(enum sim_alloc_kind kind, uint64_t bytes)
     return key;
 }
 
-/* Lock held. Charges bytes on dev and remembers a new key for them. */
-static CUresult sim_mem_track(CUdevice dev, uint64_t bytes, enum sim_alloc_kind kind,
-                              uint64_t *key)
+uint64_t sim_mem_new_address(uint64_t bytes)
 {
-    struct sim_alloc a = { .bytes = bytes, .phys = sim_device_physical(dev), .kind = kind };
+    return sim_mem_next_key(SIM_ALLOC_LINEAR, bytes);
+}
+
+/* Lock held. Charges bytes on dev and remembers a new key for them, owned by
+ * ctx (NULL: memory a context's destruction does not free). */
+static CUresult sim_mem_track(CUdevice dev, uint64_t bytes, enum sim_alloc_kind kind,
+                              CUcontext ctx, uint64_t *key)
+{
+    struct sim_alloc a = { .bytes = bytes, .phys = sim_device_physical(dev), .kind = kind,
+                           .owner = (uint64_t)(uintptr_t)ctx };
     CUresult rc = sim_mem_charge(dev, bytes);
 
     if (rc != CUDA_SUCCESS)
@@ -145,7 +162,7 @@ static CUresult sim_alloc_current(uint64_t bytes, enum sim_alloc_kind kind, uint
     sim_lock();
     rc = sim_mem_current_device(&dev);
     if (rc == CUDA_SUCCESS)
-        rc = sim_mem_track(dev, bytes, kind, key);
+        rc = sim_mem_track(dev, bytes, kind, sim_ctx_current(), key);
     sim_unlock();
     return rc;
 }
@@ -211,8 +228,11 @@ static CUresult sim_alloc_on_stream(CUdeviceptr *dptr, size_t bytesize, CUmemory
         return CUDA_ERROR_INVALID_VALUE;
     sim_lock();
     rc = sim_stream_resolve(h, &s, &ctx);
-    if (rc == CUDA_SUCCESS)
-        rc = sim_mem_track(pool ? pool->device : ctx->device, bytesize, SIM_ALLOC_LINEAR, &key);
+    if (rc == CUDA_SUCCESS && s && s->capture.status != CU_STREAM_CAPTURE_STATUS_NONE)
+        rc = sim_graphmem_capture_alloc(s, pool ? pool->device : ctx->device, bytesize, &key);
+    else if (rc == CUDA_SUCCESS)
+        rc = sim_mem_track(pool ? pool->device : ctx->device, bytesize, SIM_ALLOC_LINEAR, NULL,
+                           &key);
     sim_unlock();
     if (rc == CUDA_SUCCESS)
         *dptr = (CUdeviceptr)key;
@@ -285,6 +305,8 @@ SIM_API CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr)
     rc = sim_mem_current_device(&dev);
     if (rc == CUDA_SUCCESS)
         rc = sim_mem_untrack(dptr, SIM_ALLOC_LINEAR, CUDA_ERROR_INVALID_VALUE);
+    if (rc == CUDA_ERROR_INVALID_VALUE && sim_graphmem_free(dptr))
+        rc = CUDA_SUCCESS; /* a graph allocation, freed outside its graph */
     sim_unlock();
     return rc;
 }
@@ -298,8 +320,12 @@ static CUresult sim_free_on_stream(CUdeviceptr dptr, CUstream h)
 
     sim_lock();
     rc = sim_stream_resolve(h, &s, &ctx);
-    if (rc == CUDA_SUCCESS)
+    if (rc == CUDA_SUCCESS && s && s->capture.status != CU_STREAM_CAPTURE_STATUS_NONE)
+        rc = sim_graphmem_capture_free(s, dptr);
+    else if (rc == CUDA_SUCCESS)
         rc = sim_mem_untrack(dptr, SIM_ALLOC_LINEAR, CUDA_ERROR_INVALID_VALUE);
+    if (rc == CUDA_ERROR_INVALID_VALUE && sim_graphmem_free(dptr))
+        rc = CUDA_SUCCESS; /* a graph allocation, freed outside its graph */
     sim_unlock();
     return rc;
 }
@@ -329,7 +355,7 @@ SIM_API CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *handle, size_
     if (sim_device_physical(prop->location.id) < 0)
         return CUDA_ERROR_INVALID_DEVICE;
     sim_lock();
-    rc = sim_mem_track(prop->location.id, size, SIM_ALLOC_HANDLE, &key);
+    rc = sim_mem_track(prop->location.id, size, SIM_ALLOC_HANDLE, NULL, &key);
     sim_unlock();
     if (rc == CUDA_SUCCESS)
         *handle = key;
