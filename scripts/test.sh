@@ -7,7 +7,8 @@
 #   2. a ThreadSanitizer build of the ring's unit test (threads and a forked
 #      process stand in for members);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build of the unit
-#      tests and the simulated driver's self-test.
+#      tests and the simulated driver's self-test;
+#   4. the offline checks of the Kubernetes bundle (tests/deploy/check.sh).
 # Every stage runs even when an earlier one failed. The script ends with one
 # line, 'tests: N passed, M failed', over all stages (scripts/tally.py) and
 # exits non-zero if anything failed, a build included. Timings are not tested
@@ -42,7 +43,16 @@ export ASAN_OPTIONS="detect_leaks=1:handle_segv=0" UBSAN_OPTIONS="halt_on_error=
 meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 --logbase asan-unit
 meson test -C build-asan simcuda-selftest --print-errorlogs --logbase asan-sim
 
+echo "== Kubernetes bundle: offline checks of deploy/kubernetes (tests/deploy/check.sh)"
+# yamllint, kubectl kustomize + tests/deploy/render.mjs, schema validation
+# with unknown fields refused (npm ci, validate.mjs), the injected pod spec
+# against the library's table, promtool on the rules and on live metrics.
+# Nothing is applied to a cluster. Uses the normal build above.
+rm -f build/deploy.out build/deploy.out.rc
+tests/deploy/check.sh build 2>&1 | tee build/deploy.out
+echo "${PIPESTATUS[0]}" >build/deploy.out.rc
+
 echo "== All stages"
 python3 "$root/scripts/tally.py" main=build/meson-logs/testlog.json \
 	tsan=build-tsan/ring.out asan-unit=build-asan/meson-logs/asan-unit.json \
-	asan-sim=build-asan/meson-logs/asan-sim.json
+	asan-sim=build-asan/meson-logs/asan-sim.json deploy=build/deploy.out
