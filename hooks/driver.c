@@ -73,6 +73,17 @@ static int capturing(void *stream)
 	       st == CU_STREAM_CAPTURE_STATUS_ACTIVE;
 }
 
+static int graph_mem(int ordinal, uint64_t *bytes)
+{
+	cuuint64_t v = 0;
+	if (real.cuDeviceGetGraphMemAttribute == NULL ||
+	    real.cuDeviceGetGraphMemAttribute(ordinal, CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT,
+					      &v) != CUDA_SUCCESS)
+		return -ENODEV;
+	*bytes = v;
+	return 0;
+}
+
 const struct gpu_driver driver_callbacks = {
 	.count = count,
 	.current = driver_current,
@@ -81,6 +92,7 @@ const struct gpu_driver driver_callbacks = {
 	.total_mem = total_mem,
 	.sync = sync_context,
 	.capturing = capturing,
+	.graph_mem = graph_mem,
 };
 
 int driver_ordinal_by_uuid(const char *uuid)

@@ -21,23 +21,29 @@ static CUresult asked(int err)
 
 /* ask: the alloc_ask* call; key: the new allocation's key, read only when
  * the driver succeeded. */
-#define ALLOC_BODY(name, args, ask, kind, key)                                  \
+#define ALLOC_BODY_AS(settle, name, args, ask, kind, key)                        \
 	HOOK_BEGIN(name, args);                                                 \
 	struct alloc_ticket t;                                                  \
 	CUresult r = asked(ask);                                                \
 	if (r == CUDA_SUCCESS) {                                                \
 		r = real.name args;                                             \
-		alloc_settle(&t, r == CUDA_SUCCESS, kind, r == CUDA_SUCCESS ? (key) : 0); \
+		settle(&t, r == CUDA_SUCCESS, kind, r == CUDA_SUCCESS ? (key) : 0); \
 	}                                                                       \
 	hook_leave();                                                           \
 	return r
+
+/* Memory that outlives its context (stream-ordered, cuMemCreate). */
+#define ALLOC_BODY(...) ALLOC_BODY_AS(alloc_settle, __VA_ARGS__)
+/* Memory the driver frees with the current context (cuCtxDestroy,
+ * cuDevicePrimaryCtxReset): linear, pitched, managed, arrays. */
+#define CTX_ALLOC_BODY(...) ALLOC_BODY_AS(alloc_settle_in_context, __VA_ARGS__)
 
 /* ---- allocation hooks ---- */
 
 HOOK_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
-	ALLOC_BODY(cuMemAlloc_v2, (dptr, bytesize), alloc_ask(&t, driver_current(), bytesize),
-		   CHARGE_PTR, *dptr);
+	CTX_ALLOC_BODY(cuMemAlloc_v2, (dptr, bytesize), alloc_ask(&t, driver_current(), bytesize),
+		       CHARGE_PTR, *dptr);
 }
 
 HOOK_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes,
@@ -53,7 +59,8 @@ HOOK_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_
 			real.cuMemFree_v2(*dptr); /* wider than the cap allows */
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		}
-		alloc_settle(&t, r == CUDA_SUCCESS, CHARGE_PTR, r == CUDA_SUCCESS ? *dptr : 0);
+		alloc_settle_in_context(&t, r == CUDA_SUCCESS, CHARGE_PTR,
+					r == CUDA_SUCCESS ? *dptr : 0);
 	}
 	hook_leave();
 	return r;
@@ -61,14 +68,16 @@ HOOK_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_
 
 HOOK_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
 {
-	ALLOC_BODY(cuMemAllocManaged, (dptr, bytesize, flags),
+	CTX_ALLOC_BODY(cuMemAllocManaged, (dptr, bytesize, flags),
 		   alloc_ask_managed(&t, driver_current(), bytesize), CHARGE_PTR, *dptr);
 }
 
 /* The stream-ordered allocations are charged at the call, on the device of
- * the current context (docs/memory.md: pools). */
+ * the current context (docs/memory.md: pools); into a capturing stream they
+ * are graph memory nodes, charged when the graph runs (alloc.h). */
 #define ALLOC_ASYNC_BODY(name, args) \
-	ALLOC_BODY(name, args, alloc_ask(&t, driver_current(), bytesize), CHARGE_PTR, *dptr)
+	ALLOC_BODY(name, args, alloc_ask(&t, alloc_async_ordinal(hStream, driver_current()), \
+					 bytesize), CHARGE_PTR, *dptr)
 
 HOOK_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
@@ -131,7 +140,7 @@ static uint64_t shape2d_bytes(const CUDA_ARRAY_DESCRIPTOR *a)
 
 HOOK_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *pAllocateArray)
 {
-	ALLOC_BODY(cuArrayCreate_v2, (pHandle, pAllocateArray),
+	CTX_ALLOC_BODY(cuArrayCreate_v2, (pHandle, pAllocateArray),
 		   ASK_ARRAY(pAllocateArray, shape2d_bytes(pAllocateArray)), CHARGE_ARRAY,
 		   (uintptr_t)*pHandle);
 }
@@ -139,7 +148,7 @@ HOOK_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIP
 HOOK_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle,
 					const CUDA_ARRAY3D_DESCRIPTOR *pAllocateArray)
 {
-	ALLOC_BODY(cuArray3DCreate_v2, (pHandle, pAllocateArray),
+	CTX_ALLOC_BODY(cuArray3DCreate_v2, (pHandle, pAllocateArray),
 		   ASK_ARRAY(pAllocateArray, shape_bytes(pAllocateArray, 1)), CHARGE_ARRAY,
 		   (uintptr_t)*pHandle);
 }
@@ -148,7 +157,7 @@ HOOK_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
 					    const CUDA_ARRAY3D_DESCRIPTOR *pMipmappedArrayDesc,
 					    unsigned int numMipmapLevels)
 {
-	ALLOC_BODY(cuMipmappedArrayCreate, (pHandle, pMipmappedArrayDesc, numMipmapLevels),
+	CTX_ALLOC_BODY(cuMipmappedArrayCreate, (pHandle, pMipmappedArrayDesc, numMipmapLevels),
 		   ASK_ARRAY(pMipmappedArrayDesc, shape_bytes(pMipmappedArrayDesc, numMipmapLevels)),
 		   CHARGE_MIPMAP, (uintptr_t)*pHandle);
 }
@@ -194,6 +203,91 @@ HOOK_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
 {
 	RELEASE_BODY(cuMipmappedArrayDestroy, (hMipmappedArray), CHARGE_MIPMAP,
 		     (uintptr_t)hMipmappedArray);
+}
+
+/* ---- memory no allocation hook sees ---- */
+
+/* A graph memory node: its memory is allocated when the graph runs. */
+HOOK_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode, CUgraph hGraph,
+					    const CUgraphNode *dependencies,
+					    size_t numDependencies,
+					    CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams)
+{
+	HOOK_BEGIN(cuGraphAddMemAllocNode,
+		   (phGraphNode, hGraph, dependencies, numDependencies, nodeParams));
+	CUresult r = real.cuGraphAddMemAllocNode(phGraphNode, hGraph, dependencies,
+						 numDependencies, nodeParams);
+	if (r == CUDA_SUCCESS)
+		alloc_graph_seen();
+	hook_leave();
+	return r;
+}
+
+HOOK_EXPORT CUresult cuDeviceGraphMemTrim(CUdevice device)
+{
+	HOOK_BEGIN(cuDeviceGraphMemTrim, (device));
+	CUresult r = real.cuDeviceGraphMemTrim(device);
+	if (r == CUDA_SUCCESS)
+		alloc_graph_sync(device);
+	hook_leave();
+	return r;
+}
+
+HOOK_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
+{
+	HOOK_BEGIN(cuCtxDestroy_v2, (ctx));
+	CUresult r = real.cuCtxDestroy_v2(ctx);
+	if (r == CUDA_SUCCESS) {
+		alloc_context_ended(ctx);
+		alloc_graph_sync_all();
+	}
+	hook_leave();
+	return r;
+}
+
+/* The primary context of dev when it is active, else NULL (never creates
+ * it: a retain of an inactive one would). */
+static CUcontext active_primary(CUdevice dev)
+{
+	unsigned flags = 0;
+	int active = 0;
+	CUcontext ctx = NULL;
+	if (real.cuDevicePrimaryCtxGetState == NULL || real.cuDevicePrimaryCtxRetain == NULL ||
+	    real.cuDevicePrimaryCtxRelease_v2 == NULL ||
+	    real.cuDevicePrimaryCtxGetState(dev, &flags, &active) != CUDA_SUCCESS || !active ||
+	    real.cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS)
+		return NULL;
+	real.cuDevicePrimaryCtxRelease_v2(dev);
+	return ctx;
+}
+
+/* The primary context's memory is freed when it is reset. */
+HOOK_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+	HOOK_BEGIN(cuDevicePrimaryCtxReset_v2, (dev));
+	CUcontext ctx = active_primary(dev);
+	CUresult r = real.cuDevicePrimaryCtxReset_v2(dev);
+	if (r == CUDA_SUCCESS) {
+		if (ctx != NULL)
+			alloc_context_ended(ctx);
+		alloc_graph_sync(dev);
+	}
+	hook_leave();
+	return r;
+}
+
+/* ... and when its last retain is released. */
+HOOK_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+	HOOK_BEGIN(cuDevicePrimaryCtxRelease_v2, (dev));
+	CUcontext ctx = active_primary(dev);
+	CUresult r = real.cuDevicePrimaryCtxRelease_v2(dev);
+	if (r == CUDA_SUCCESS && ctx != NULL && active_primary(dev) == NULL) {
+		alloc_context_ended(ctx);
+		alloc_graph_sync(dev);
+	}
+	hook_leave();
+	return r;
 }
 
 /* ---- queries ---- */

@@ -8,8 +8,9 @@
  * whose signature drifts from its row fails to compile (table.c checks each
  * one).
  *
- * kind says which file owns the body: launch/launchex -> launch.c (the
- * stream is hStream, or in the CUlaunchConfig), alloc/release/memquery ->
+ * kind says which file owns the body: launch/launchex/graphlaunch ->
+ * launch.c (the stream is hStream, or in the CUlaunchConfig; a graph launch
+ * also settles graph memory), alloc/release/memquery ->
  * memory.c, sync/capture -> capture.c, procaddr -> procaddr.c, nvml -> nvml.c.
  */
 #ifndef CUSLICE_TABLE_H
@@ -46,9 +47,9 @@
 	X(launchex, cuda, cuLaunchKernelEx_ptsz, LAUNCHEX_PARAMS, LAUNCHEX_ARGS) \
 	X(launch, cuda, cuLaunchCooperativeKernel, COOP_PARAMS, COOP_ARGS) \
 	X(launch, cuda, cuLaunchCooperativeKernel_ptsz, COOP_PARAMS, COOP_ARGS) \
-	X(launch, cuda, cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream), \
+	X(graphlaunch, cuda, cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream), \
 	  (hGraphExec, hStream)) \
-	X(launch, cuda, cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream), \
+	X(graphlaunch, cuda, cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream), \
 	  (hGraphExec, hStream)) \
 	/* allocation */ \
 	X(alloc, cuda, cuMemAlloc_v2, (CUdeviceptr *dptr, size_t bytesize), (dptr, bytesize)) \
@@ -84,6 +85,15 @@
 	X(release, cuda, cuArrayDestroy, (CUarray hArray), (hArray)) \
 	X(release, cuda, cuMipmappedArrayDestroy, (CUmipmappedArray hMipmappedArray), \
 	  (hMipmappedArray)) \
+	/* memory no allocation hook sees: graph memory, and what a context's end frees */ \
+	X(alloc, cuda, cuGraphAddMemAllocNode, (CUgraphNode *phGraphNode, CUgraph hGraph, \
+	  const CUgraphNode *dependencies, size_t numDependencies, \
+	  CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams), \
+	  (phGraphNode, hGraph, dependencies, numDependencies, nodeParams)) \
+	X(release, cuda, cuDeviceGraphMemTrim, (CUdevice device), (device)) \
+	X(release, cuda, cuCtxDestroy_v2, (CUcontext ctx), (ctx)) \
+	X(release, cuda, cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev)) \
+	X(release, cuda, cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev)) \
 	/* memory queries */ \
 	X(memquery, cuda, cuMemGetInfo_v2, (size_t *free, size_t *total), (free, total)) \
 	X(memquery, cuda, cuDeviceTotalMem_v2, (size_t *bytes, CUdevice dev), (bytes, dev)) \
@@ -140,6 +150,11 @@
 	X(cuda, CUresult, cuMemPoolGetAttribute, (CUmemoryPool pool, CUmemPool_attribute attr, \
 	  void *value)) \
 	X(cuda, CUresult, cuDeviceGetDefaultMemPool, (CUmemoryPool *pool, CUdevice dev)) \
+	X(cuda, CUresult, cuDeviceGetGraphMemAttribute, (CUdevice device, \
+	  CUgraphMem_attribute attr, void *value)) \
+	X(cuda, CUresult, cuDevicePrimaryCtxGetState, (CUdevice dev, unsigned int *flags, \
+	  int *active)) \
+	X(cuda, CUresult, cuDevicePrimaryCtxRetain, (CUcontext *pctx, CUdevice dev)) \
 	X(nvml, nvmlReturn_t, nvmlDeviceGetUUID, (nvmlDevice_t device, char *uuid, unsigned int length))
 
 enum hook_id {

@@ -2,6 +2,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -159,7 +160,8 @@ static void give_back(int ordinal, uint64_t bytes)
 		account_unreserve(g, bytes);
 }
 
-void alloc_settle(struct alloc_ticket *t, int ok, enum charge_kind kind, uint64_t key)
+static void settle(struct alloc_ticket *t, int ok, enum charge_kind kind, uint64_t key,
+		   uint64_t owner)
 {
 	if (t->gpu == NULL)
 		return;
@@ -169,12 +171,100 @@ void alloc_settle(struct alloc_ticket *t, int ok, enum charge_kind kind, uint64_
 	}
 	uint64_t old_bytes = 0;
 	int old_dev = -1;
-	if (ledger_map_put(&charges, kind, key, t->bytes, t->gpu->ordinal, &old_bytes,
-			   &old_dev) != 0)
+	if (ledger_map_put_owned(&charges, kind, key, t->bytes, t->gpu->ordinal, owner,
+				 &old_bytes, &old_dev) != 0)
 		log_error("no memory to record an allocation: its %llu bytes stay charged",
 			  (unsigned long long)t->bytes);
 	if (old_bytes != 0)
 		give_back(old_dev, old_bytes); /* freed behind our back, reused */
+}
+
+void alloc_settle(struct alloc_ticket *t, int ok, enum charge_kind kind, uint64_t key)
+{
+	settle(t, ok, kind, key, 0);
+}
+
+void alloc_settle_in_context(struct alloc_ticket *t, int ok, enum charge_kind kind, uint64_t key)
+{
+	uint64_t owner = 0;
+	if (t->gpu != NULL && ok)
+		owner = (uint64_t)(uintptr_t)gpu_driver()->context();
+	settle(t, ok, kind, key, owner);
+}
+
+void alloc_context_ended(void *ctx)
+{
+	uint64_t by_gpu[GPU_MAX] = { 0 };
+	if (ledger_map_take_owner(&charges, (uint64_t)(uintptr_t)ctx, by_gpu, GPU_MAX) == 0)
+		return;
+	for (int i = 0; i < GPU_MAX; i++) {
+		if (by_gpu[i] != 0)
+			give_back(i, by_gpu[i]);
+	}
+}
+
+/* ---- graph memory ---- */
+
+/* Set once the process may hold graph memory: until then no launch asks
+ * the driver about it. */
+static _Atomic int graph_seen;
+
+void alloc_graph_seen(void)
+{
+	atomic_store_explicit(&graph_seen, 1, memory_order_release);
+}
+
+int alloc_async_ordinal(void *stream, int current)
+{
+	const struct gpu_driver *drv = gpu_driver();
+	if (drv->capturing == NULL || !drv->capturing(stream))
+		return current;
+	alloc_graph_seen(); /* a node of the graph: allocated at each launch */
+	return -1;
+}
+
+/* Charges or gives back the difference between what the driver's graph
+ * allocator holds on g now and what was charged for it. The memory exists
+ * already: it is charged whether or not it fits (then the group is over its
+ * cap and its allocations are refused until it shrinks: warned once). */
+static void graph_settle(struct gpu *g, uint64_t now)
+{
+	uint64_t before = atomic_exchange(&g->graph_charged, now);
+	if (now < before) {
+		account_unreserve(g, before - now);
+		return;
+	}
+	if (now == before || g->cap_unusable)
+		return;
+	int err = gpu_shared(g) ? ledger_charge(g->file.map, g->slot, now - before)
+				: ledger_local_charge(&g->local, now - before);
+	static _Atomic int warned;
+	if (err == -ENOMEM && !atomic_exchange(&warned, 1)) {
+		char a[32];
+		log_warn("graph memory on %s (%s held by the driver's graph allocator) is over the "
+			 "memory cap: allocations there are refused until it is freed or trimmed",
+			 g->uuid, size_format(now, a, sizeof(a)));
+	}
+}
+
+void alloc_graph_sync(int ordinal)
+{
+	const struct gpu_driver *drv = gpu_driver();
+	uint64_t bytes;
+	if (!atomic_load_explicit(&graph_seen, memory_order_acquire) || ordinal < 0 ||
+	    drv->graph_mem == NULL || drv->graph_mem(ordinal, &bytes) != 0)
+		return;
+	struct gpu *g = prepare(gpu_join(ordinal));
+	if (g != NULL)
+		graph_settle(g, bytes);
+}
+
+void alloc_graph_sync_all(void)
+{
+	for (int i = 0; i < GPU_MAX; i++) {
+		if (gpu_peek(i) != NULL)
+			alloc_graph_sync(i);
+	}
 }
 
 void alloc_take(struct alloc_hold *h, enum charge_kind kind, uint64_t key)

@@ -48,6 +48,40 @@ int alloc_resize(struct alloc_ticket *t, uint64_t actual);
  * else the reservation is given back. */
 void alloc_settle(struct alloc_ticket *t, int ok, enum charge_kind kind, uint64_t key);
 
+/* alloc_settle for memory that the driver frees when the calling thread's
+ * current context is destroyed or reset (cuMemAlloc, pitched, managed,
+ * arrays): the record names that context, for alloc_context_ended(). */
+void alloc_settle_in_context(struct alloc_ticket *t, int ok, enum charge_kind kind,
+			     uint64_t key);
+
+/* The driver destroyed or reset context ctx and freed what was allocated in
+ * it: the records settled in it are given back. */
+void alloc_context_ended(void *ctx);
+
+/* ---- graph memory ----
+ * The driver allocates a graph's memory nodes (cuGraphAddMemAllocNode, or
+ * stream-ordered allocations captured into a graph) when the graph is
+ * launched, from a per-device pool that no allocation hook sees. It is
+ * charged from what the driver reports it holds (gpu_driver.graph_mem),
+ * after every call that can change it; see docs/memory.md. */
+
+/* The process made a graph memory node: from now on launches look. */
+void alloc_graph_seen(void);
+
+/* The ordinal to charge a stream-ordered allocation on stream to: current,
+ * or -1 (nothing charged now, alloc_graph_seen) when the stream is being
+ * captured, which makes it a graph memory node. */
+int alloc_async_ordinal(void *stream, int current);
+
+/* Charges the difference between the graph memory the driver holds on
+ * ordinal now and what was charged for it (given back when it shrank;
+ * charged whether or not it fits when it grew: the memory exists). Nothing
+ * happens before alloc_graph_seen(). */
+void alloc_graph_sync(int ordinal);
+
+/* alloc_graph_sync for every GPU this process joined. */
+void alloc_graph_sync_all(void);
+
 /* A release in progress: the record taken out before the driver frees. */
 struct alloc_hold {
 	int found;

@@ -49,6 +49,10 @@ struct gpu_driver {
 	int (*sync)(void *ctx);
 	/* Nonzero when work on stream is being captured into a graph now. */
 	int (*capturing)(void *stream);
+	/* The device memory the driver's graph allocator holds for this
+	 * process on ordinal (CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT): 0, or
+	 * -ENODEV when the driver cannot say. May be NULL. */
+	int (*graph_mem)(int ordinal, uint64_t *bytes);
 	/* Called first on each thread lib/ starts (the ring's agent and
 	 * drainer), so that the hooks know its calls are the library's own. */
 	void (*thread_init)(void);
@@ -81,6 +85,7 @@ struct gpu {
 	_Atomic int reserve_pending;  /* the context reserve did not fit: this
 				       * process's allocations are refused until
 				       * it does (alloc.c) */
+	_Atomic uint64_t graph_charged; /* graph memory charged here (alloc.c) */
 	struct gpu_gate gate;
 };
 

@@ -402,6 +402,7 @@ struct charge_key {
 struct charge_entry {
 	struct charge_key k;
 	uint64_t bytes;
+	uint64_t owner; /* what frees it when it ends (a context), 0 = nothing */
 	int dev;
 	int oom;
 	UT_hash_handle hh;
@@ -419,12 +420,19 @@ static struct charge_key make_key(enum charge_kind kind, uint64_t key)
 int ledger_map_put(struct ledger_map *m, enum charge_kind kind, uint64_t key, uint64_t bytes,
 		   int dev, uint64_t *old_bytes, int *old_dev)
 {
+	return ledger_map_put_owned(m, kind, key, bytes, dev, 0, old_bytes, old_dev);
+}
+
+int ledger_map_put_owned(struct ledger_map *m, enum charge_kind kind, uint64_t key,
+			 uint64_t bytes, int dev, uint64_t owner, uint64_t *old_bytes, int *old_dev)
+{
 	struct charge_entry *e = calloc(1, sizeof(*e));
 	*old_bytes = 0;
 	if (e == NULL)
 		return -ENOMEM;
 	e->k = make_key(kind, key);
 	e->bytes = bytes;
+	e->owner = owner;
 	e->dev = dev;
 	struct charge_entry *old = NULL;
 	pthread_mutex_lock(&m->lock);
@@ -468,6 +476,28 @@ int ledger_map_take(struct ledger_map *m, enum charge_kind kind, uint64_t key,
 	*dev = e->dev;
 	free(e);
 	return 0;
+}
+
+uint64_t ledger_map_take_owner(struct ledger_map *m, uint64_t owner, uint64_t *bytes_by_dev,
+			       unsigned ndev)
+{
+	uint64_t n = 0;
+	struct charge_entry *e, *tmp;
+	if (owner == 0)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	HASH_ITER(hh, m->head, e, tmp) {
+		if (e->owner != owner)
+			continue;
+		HASH_DEL(m->head, e);
+		m->entries--;
+		if (e->dev >= 0 && (unsigned)e->dev < ndev)
+			bytes_by_dev[e->dev] = size_add_sat(bytes_by_dev[e->dev], e->bytes);
+		free(e);
+		n++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 uint64_t ledger_map_count(struct ledger_map *m)

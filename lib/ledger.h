@@ -120,6 +120,19 @@ struct ledger_map {
 int ledger_map_put(struct ledger_map *m, enum charge_kind kind, uint64_t key, uint64_t bytes,
 		   int dev, uint64_t *old_bytes, int *old_dev);
 
+/* As ledger_map_put, recording also an owner (a context handle) whose end
+ * frees the allocation: ledger_map_take_owner() gives such records back
+ * together. owner 0 = none. */
+int ledger_map_put_owned(struct ledger_map *m, enum charge_kind kind, uint64_t key,
+			 uint64_t bytes, int dev, uint64_t owner, uint64_t *old_bytes, int *old_dev);
+
+/* Removes every record of owner (its context was destroyed or reset, and
+ * the driver freed what was allocated in it) and adds their bytes into
+ * bytes_by_dev[dev] (records of a device >= ndev are dropped uncounted).
+ * Returns how many records were removed; 0 for owner 0. */
+uint64_t ledger_map_take_owner(struct ledger_map *m, uint64_t owner, uint64_t *bytes_by_dev,
+			       unsigned ndev);
+
 /* Removes the record of (kind, key) and returns its bytes and device.
  * Returns 0, or -ENOENT when the key was never charged (outputs unchanged). */
 int ledger_map_take(struct ledger_map *m, enum charge_kind kind, uint64_t key,

@@ -318,6 +318,9 @@ int snapshot_take_at(const struct gpufile *g, uint64_t now_mono_ns, uint64_t now
 	memset(s, 0, sizeof(*s));
 	if (g == NULL || g->map == NULL)
 		return -EINVAL;
+	int err = gpufile_refresh(g, NULL, 0);
+	if (err != 0)
+		return err;
 	const struct cs_file *f = g->map;
 	copy_text(s->path, g->path, sizeof(s->path));
 	copy_text(s->uuid, f->header.uuid, sizeof(s->uuid));

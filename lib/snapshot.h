@@ -107,8 +107,10 @@ struct snap_gpu {
 /* Fills *s from the mapped file g (opened with gpufile_open_readonly or
  * gpufile_open) as of the given clocks (CLOCK_MONOTONIC and CLOCK_REALTIME
  * nanoseconds). Slots that change owner while being copied are read again,
- * and skipped after three tries. Returns 0, or -EINVAL when g is not mapped
- * (then *s is zeroed). Never writes to the file. */
+ * and skipped after three tries. A read-only opening's copy is read again
+ * first (gpufile_refresh). Returns 0, -EINVAL when g is not mapped, or
+ * -EPROTO when the file shrank or stopped being a cuslice file since it was
+ * opened (then *s is zeroed). Never writes to the file. */
 int snapshot_take_at(const struct gpufile *g, uint64_t now_mono_ns, uint64_t now_unix_ns,
 		     struct snap_gpu *s);
 

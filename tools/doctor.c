@@ -292,6 +292,16 @@ static int check_dir(struct doctor *d, const char *dir)
 		say(d, FAIL, fix, "folder: %s is not a folder", dir);
 		return -1;
 	}
+	/* The library's own checks: link, owner, sticky bit. */
+	char why[PATH_MAX + 400];
+	int dfd = gpufile_open_dir(dir, &st, why, sizeof(why));
+	if (dfd < 0) {
+		snprintf(fix, sizeof(fix), "the library refuses this folder and every process runs "
+					   "unthrottled: fix what the message names");
+		say(d, FAIL, fix, "folder: the per-GPU files %s", why);
+		return -1;
+	}
+	close(dfd);
 	char probe[PATH_MAX];
 	snprintf(probe, sizeof(probe), "%s/.cuslice-doctor-XXXXXX", dir);
 	int fd = mkstemp(probe);

@@ -66,7 +66,12 @@ int gpus_read(struct gpu_set *set, const char *dir)
 			gpufile_close(&g);
 			continue;
 		}
-		snapshot_take(&g, &set->gpus[set->n]);
+		if (snapshot_take(&g, &set->gpus[set->n]) != 0) {
+			add_error(set, files.paths[i], "changed while being read: it was truncated "
+				  "or overwritten (a member may have repaired it since)");
+			gpufile_close(&g);
+			continue;
+		}
 		set->handoff_rate[set->n] = -1;
 		set->n++;
 		gpufile_close(&g);

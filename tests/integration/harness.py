@@ -142,6 +142,77 @@ def overlap_ns(kernels):
     return total
 
 
+def ring_files(box):
+    """The per-GPU files of a sandbox, sorted (one per simulated GPU used)."""
+    if not os.path.isdir(box.cuslice_dir):
+        return []
+    return sorted(os.path.join(box.cuslice_dir, f) for f in os.listdir(box.cuslice_dir)
+                  if f.startswith("gpu-") and f.endswith(".shm"))
+
+
+def ring_state(path):
+    """The ring's own accounting in a per-GPU file (ringdump): {"ring": {...},
+    "members": {pid: {...}}}; numbers as ints. A member's fields stay in its
+    slot after it exits, so this is read once every process has finished."""
+    p = subprocess.run([program("ringdump"), path], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, (path, p.stdout, p.stderr)
+    state = {"ring": {}, "members": {}}
+    for line in p.stdout.splitlines():
+        words = line.split()
+        fields = {}
+        if words[0] == "member":
+            fields["slot"] = int(words.pop(1))
+        for w in words[1:]:
+            k, _, v = w.partition("=")
+            fields[k] = int(v) if v.isdigit() else v
+        if words[0] == "ring":
+            state["ring"] = fields
+        elif words[0] == "member":
+            state["members"][fields["pid"]] = fields
+    return state
+
+
+def charged_shares(state, pids):
+    """Each member's share of the time the ring charged for contested turns:
+    weight * vtime_ns (vtime is the charge divided by the weight)."""
+    members = state["members"]
+    charged = {p: members[p]["weight"] * members[p]["vtime_ns"] for p in pids}
+    total = sum(charged.values())
+    assert total > 0, ("the ring charged nothing", state)
+    return {p: c / total for p, c in charged.items()}
+
+
+def check_exclusive(kernels, state, what=""):
+    """The ring's exclusivity, as the simulated driver saw it: kernels of two
+    different processes never run at the same time, except for work already
+    queued when the token moved without a drain: a drain that hit
+    CUSLICE_DRAIN_TIMEOUT_MS (ring overruns), a holder whose token was
+    revoked (revocations), or a holder preempted by a high member (at most
+    one per grant to a high member; ring.c lets the preempted holder's queued
+    work finish beside the high member's). Each such event may overlap by at
+    most the longest kernel. Returns the overlap in ns."""
+    over = overlap_ns(kernels)
+    high_grants = sum(m.get("grants", 0) for m in state.get("members", {}).values()
+                      if m.get("priority") == 2)
+    events = state["ring"]["overruns"] + state["ring"]["revocations"] + high_grants
+    longest = max((e - s for _, s, e in kernels), default=0)
+    assert over <= events * longest, (
+        "%s kernels of two members overlapped for %.3f ms with %d overrun, revocation or "
+        "preemption events (longest kernel %.3f ms)"
+        % (what, over / 1e6, events, longest / 1e6))
+    return over
+
+
+def figure(name, value, unit, target, meets):
+    """Reports a timing figure: never asserted (a loaded machine moves it),
+    printed with a verdict against its target. The benchmark target
+    (tests/bench/figures.py, `meson test --benchmark`) collects these lines."""
+    print("figure %s = %s %s (target %s): %s"
+          % (name, ("%.3f" % value) if isinstance(value, float) else value, unit, target,
+             "meets" if meets else "MISSES"))
+
+
 def wait_for(cond, timeout=10.0, step=0.02):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

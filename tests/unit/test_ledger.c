@@ -372,6 +372,34 @@ START_TEST(map_replaces_stale_record)
 }
 END_TEST
 
+/* Issue 14 (7): a destroyed context's allocations are given back together. */
+START_TEST(map_take_by_owner)
+{
+	struct ledger_map m = LEDGER_MAP_INIT;
+	uint64_t ob;
+	int od;
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_PTR, 0x1000, 10, 0, 0xc1, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_ARRAY, 0x1000, 20, 1, 0xc1, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_PTR, 0x2000, 40, 0, 0xc2, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put(&m, CHARGE_HANDLE, 0x3000, 80, 0, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_PTR, 0x4000, 160, 9, 0xc1, &ob, &od), 0);
+	uint64_t by_dev[2] = { 0, 0 };
+	ck_assert_uint_eq(ledger_map_take_owner(&m, 0xc1, by_dev, 2), 3);
+	ck_assert(by_dev[0] == 10 && by_dev[1] == 20); /* device 9: out of range, uncounted */
+	ck_assert_uint_eq(ledger_map_count(&m), 2);
+	ck_assert_uint_eq(ledger_map_take_owner(&m, 0xc1, by_dev, 2), 0);
+	ck_assert_uint_eq(ledger_map_take_owner(&m, 0, by_dev, 2), 0); /* never "no owner" */
+	uint64_t bytes;
+	int dev;
+	ck_assert_int_eq(ledger_map_take(&m, CHARGE_PTR, 0x2000, &bytes, &dev), 0);
+	ck_assert(bytes == 40);
+	ck_assert_int_eq(ledger_map_take(&m, CHARGE_HANDLE, 0x3000, &bytes, &dev), 0);
+	ck_assert(bytes == 80);
+	ck_assert_int_eq(ledger_map_take(&m, CHARGE_PTR, 0x1000, &bytes, &dev), -ENOENT);
+	ledger_map_clear(&m);
+}
+END_TEST
+
 START_TEST(map_many_and_abandon)
 {
 	struct ledger_map m = LEDGER_MAP_INIT;
@@ -518,6 +546,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, map_put_take);
 	tcase_add_test(tc, map_replaces_stale_record);
 	tcase_add_test(tc, map_many_and_abandon);
+	tcase_add_test(tc, map_take_by_owner);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stress");
 	tcase_add_checked_fixture(tc, setup, teardown);
