@@ -8,7 +8,10 @@
 #      process stand in for members);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build of the unit
 #      tests and the simulated driver's self-test;
-#   4. the offline checks of the Kubernetes bundle (tests/deploy/check.sh).
+#   4. packaging: meson install, the .deb, the Dockerfile's install lines and
+#      node-install.sh put the same files in the same places, and the
+#      installed cuslice doctor passes (tests/install/run.sh);
+#   5. the offline checks of the Kubernetes bundle (tests/deploy/check.sh).
 # Every stage runs even when an earlier one failed. The script ends with one
 # line, 'tests: N passed, M failed', over all stages (scripts/tally.py) and
 # exits non-zero if anything failed, a build included. Timings are not tested
@@ -20,7 +23,8 @@ cd "$root"
 
 # A stage whose build fails writes no log; tally.py counts that as a failure.
 logs=(build/meson-logs/testlog.json build-tsan/ring.out build-tsan/ring.out.rc
-      build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-sim.json)
+      build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-sim.json
+      build-pkg/install.out build-pkg/install.out.rc)
 rm -f "${logs[@]}"
 
 echo "== Unit and integration tests"
@@ -43,6 +47,14 @@ export ASAN_OPTIONS="detect_leaks=1:handle_segv=0" UBSAN_OPTIONS="halt_on_error=
 meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 --logbase asan-unit
 meson test -C build-asan simcuda-selftest --print-errorlogs --logbase asan-sim
 
+# ---- Packaging (owner: pkg; tests/install/run.sh says what it checks) ----
+echo "== Packaging: meson install, the .deb, the Dockerfile's install and node-install.sh agree"
+mkdir -p build-pkg
+tests/install/run.sh build 2>&1 | tee build-pkg/install.out
+echo "${PIPESTATUS[0]}" >build-pkg/install.out.rc
+# ---- end of packaging ----
+
+# ---- Kubernetes bundle (owner: k8s) ----
 echo "== Kubernetes bundle: offline checks of deploy/kubernetes (tests/deploy/check.sh)"
 # yamllint, kubectl kustomize + tests/deploy/render.mjs, schema validation
 # with unknown fields refused (npm ci, validate.mjs), the injected pod spec
@@ -51,8 +63,10 @@ echo "== Kubernetes bundle: offline checks of deploy/kubernetes (tests/deploy/ch
 rm -f build/deploy.out build/deploy.out.rc
 tests/deploy/check.sh build 2>&1 | tee build/deploy.out
 echo "${PIPESTATUS[0]}" >build/deploy.out.rc
+# ---- end of Kubernetes bundle ----
 
 echo "== All stages"
 python3 "$root/scripts/tally.py" main=build/meson-logs/testlog.json \
 	tsan=build-tsan/ring.out asan-unit=build-asan/meson-logs/asan-unit.json \
-	asan-sim=build-asan/meson-logs/asan-sim.json deploy=build/deploy.out
+	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out \
+	deploy=build/deploy.out
