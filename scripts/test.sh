@@ -10,7 +10,9 @@
 #      tests and the simulated driver's self-test;
 #   4. packaging: meson install, the .deb, the Dockerfile's install lines and
 #      node-install.sh put the same files in the same places, and the
-#      installed cuslice doctor passes (tests/install/run.sh).
+#      installed cuslice doctor passes (tests/install/run.sh);
+#   5. the libFuzzer harnesses of the parsers and the shared-file readers,
+#      20 s each (tests/fuzz/run.sh).
 # Every stage runs even when an earlier one failed. The script ends with one
 # line, 'tests: N passed, M failed', over all stages (scripts/tally.py) and
 # exits non-zero if anything failed, a build included. Timings are not tested
@@ -23,7 +25,8 @@ cd "$root"
 # A stage whose build fails writes no log; tally.py counts that as a failure.
 logs=(build/meson-logs/testlog.json build-tsan/ring.out build-tsan/ring.out.rc
       build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-sim.json
-      build-pkg/install.out build-pkg/install.out.rc)
+      build-pkg/install.out build-pkg/install.out.rc
+      build-fuzz/fuzz.out build-fuzz/fuzz.out.rc)
 rm -f "${logs[@]}"
 
 echo "== Unit and integration tests"
@@ -53,7 +56,15 @@ tests/install/run.sh build 2>&1 | tee build-pkg/install.out
 echo "${PIPESTATUS[0]}" >build-pkg/install.out.rc
 # ---- end of packaging ----
 
+# ---- Fuzzers (owner: harden-file; tests/fuzz/run.sh says what it runs) ----
+echo "== Fuzzers: each libFuzzer harness for 20 s on the corpus in tests/fuzz/corpus"
+mkdir -p build-fuzz
+tests/fuzz/run.sh 20 2>&1 | tee build-fuzz/fuzz.out
+echo "${PIPESTATUS[0]}" >build-fuzz/fuzz.out.rc
+# ---- end of fuzzers ----
+
 echo "== All stages"
 python3 "$root/scripts/tally.py" main=build/meson-logs/testlog.json \
 	tsan=build-tsan/ring.out asan-unit=build-asan/meson-logs/asan-unit.json \
-	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out
+	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out \
+	fuzz=build-fuzz/fuzz.out
