@@ -11,7 +11,8 @@
 #   4. packaging: meson install, the .deb, the Dockerfile's install lines and
 #      node-install.sh put the same files in the same places, and the
 #      installed cuslice doctor passes (tests/install/run.sh);
-#   5. the libFuzzer harnesses of the parsers and the shared-file readers,
+#   5. the offline checks of the Kubernetes bundle (tests/deploy/check.sh);
+#   6. the libFuzzer harnesses of the parsers and the shared-file readers,
 #      20 s each (tests/fuzz/run.sh).
 # Every stage runs even when an earlier one failed. The script ends with one
 # line, 'tests: N passed, M failed', over all stages (scripts/tally.py) and
@@ -56,6 +57,17 @@ tests/install/run.sh build 2>&1 | tee build-pkg/install.out
 echo "${PIPESTATUS[0]}" >build-pkg/install.out.rc
 # ---- end of packaging ----
 
+# ---- Kubernetes bundle (owner: k8s) ----
+echo "== Kubernetes bundle: offline checks of deploy/kubernetes (tests/deploy/check.sh)"
+# yamllint, kubectl kustomize + tests/deploy/render.mjs, schema validation
+# with unknown fields refused (npm ci, validate.mjs), the injected pod spec
+# against the library's table, promtool on the rules and on live metrics.
+# Nothing is applied to a cluster. Uses the normal build above.
+rm -f build/deploy.out build/deploy.out.rc
+tests/deploy/check.sh build 2>&1 | tee build/deploy.out
+echo "${PIPESTATUS[0]}" >build/deploy.out.rc
+# ---- end of Kubernetes bundle ----
+
 # ---- Fuzzers (owner: harden-file; tests/fuzz/run.sh says what it runs) ----
 echo "== Fuzzers: each libFuzzer harness for 20 s on the corpus in tests/fuzz/corpus"
 mkdir -p build-fuzz
@@ -67,4 +79,5 @@ echo "== All stages"
 python3 "$root/scripts/tally.py" main=build/meson-logs/testlog.json \
 	tsan=build-tsan/ring.out asan-unit=build-asan/meson-logs/asan-unit.json \
 	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out \
+	deploy=build/deploy.out \
 	fuzz=build-fuzz/fuzz.out
