@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gpu.h"
+#include "gpu_state.h"
 #include "gpufile.h"
 #include "log.h"
 #include "size.h"

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,7 +303,7 @@ int gpufile_open_readonly(struct gpufile *g, const char *path, char *why, size_t
 		return fail(why, whylen, -errno, "cannot be opened: %s", strerror(errno));
 	struct cs_header head;
 	int err = check_fd(fd, NULL, &head, why, whylen);
-	g->map = err == 0 ? malloc(sizeof(struct cs_file)) : NULL;
+	g->map = err == 0 ? aligned_alloc(alignof(struct cs_file), sizeof(struct cs_file)) : NULL;
 	if (err == 0 && g->map == NULL)
 		err = fail(why, whylen, -ENOMEM, "cannot be read: out of memory");
 	g->fd = fd;

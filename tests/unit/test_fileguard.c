@@ -251,11 +251,12 @@ static int fault_elsewhere(int own_handler)
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (own_handler) {
-			struct sigaction sa = { .sa_sigaction = foreign_handler,
-						.sa_flags = SA_SIGINFO };
-			sigaction(SIGBUS, &sa, NULL);
-		}
+		/* The handler before the guard's: the workload's own, or the
+		 * default (set explicitly: a sanitizer may have its own). */
+		struct sigaction sa = { .sa_sigaction = foreign_handler, .sa_flags = SA_SIGINFO };
+		if (!own_handler)
+			sa = (struct sigaction){ .sa_handler = SIG_DFL };
+		sigaction(SIGBUS, &sa, NULL);
 		struct gpufile g;
 		char why[300] = "";
 		if (gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) != 0)
