@@ -32,6 +32,9 @@ struct gpufile {
 	struct cs_file *map;     /* the shared mapping, or the private copy */
 	int copy;               /* 1: map is a private copy (read-only opening) */
 	char path[320];
+	/* This process's slot as it published it at joining, for
+	 * member_repair(); valid while own_slot >= 0. */
+	unsigned char joined[CS_MEMBER_STRIDE];
 };
 
 

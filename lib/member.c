@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -115,6 +116,7 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
 		    clean != NULL)
 			clean(g, i, arg);
 		fill_slot(m, info);
+		memcpy(g->joined, m, sizeof(g->joined));
 		slot_lock(g, i, F_SETLK, F_WRLCK, 1, NULL); /* for member_local_pid */
 		atomic_store_explicit(&m->state, MEMBER_ACTIVE, memory_order_release);
 		g->own_slot = (int)i;
@@ -122,6 +124,27 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
 		return 0;
 	}
 	return -ENOSPC;
+}
+
+/* The identity: what fill_slot wrote before the ring section and after the
+ * GPU-time history (fields of later minors included). */
+#define IDENTITY_END offsetof(struct cs_member, grant_seq)
+#define TAIL_START (offsetof(struct cs_member, hist_held_ns) + sizeof(((struct cs_member *)0)->hist_held_ns))
+
+int member_repair(struct gpufile *g, unsigned slot)
+{
+	if (slot >= CS_MEMBERS_MAX || g->map == NULL)
+		return 0;
+	struct cs_member *m = &g->map->members[slot];
+	uint64_t key;
+	memcpy(&key, g->joined + offsetof(struct cs_member, key), sizeof(key));
+	if (atomic_load_explicit(&m->state, memory_order_acquire) == MEMBER_ACTIVE && m->key == key)
+		return 0;
+	size_t skip = sizeof(m->state);
+	memcpy((char *)m + skip, g->joined + skip, IDENTITY_END - skip);
+	memcpy((char *)m + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START);
+	atomic_store_explicit(&m->state, MEMBER_ACTIVE, memory_order_release);
+	return 1;
 }
 
 void member_leave(struct gpufile *g, unsigned slot)
