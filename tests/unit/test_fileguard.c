@@ -294,6 +294,13 @@ START_TEST(member_repairs_its_slot_after_a_cut)
 		memset(m, 0xa5, 64); /* a hostile overwrite of the identity */
 		if (member_repair(&g, s1) != 1 || m->key != key || m->pid != (uint32_t)getpid())
 			_exit(16);
+		/* A cut that kept state and key but not the group; the note the
+		 * owner wrote after joining is its own business. */
+		strcpy(m->note, "a later note");
+		memset(m->group, 0, sizeof(m->group));
+		if (member_repair(&g, s1) != 1 || strcmp(m->group, "train") != 0 ||
+		    strcmp(m->note, "a later note") != 0 || member_repair(&g, s1) != 0)
+			_exit(17);
 		_exit(0);
 	}
 	int status;
