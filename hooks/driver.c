@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "layout.h"
 #include "table.h"
 
 static int count(void)

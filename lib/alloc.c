@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gpu.h"
+#include "gpu_state.h"
 #include "gpufile.h"
 #include "log.h"
 #include "size.h"
@@ -212,6 +212,11 @@ static _Atomic int graph_seen;
 void alloc_graph_seen(void)
 {
 	atomic_store_explicit(&graph_seen, 1, memory_order_release);
+}
+
+int alloc_graph_active(void)
+{
+	return atomic_load_explicit(&graph_seen, memory_order_acquire);
 }
 
 int alloc_async_ordinal(void *stream, int current)

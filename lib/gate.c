@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "gpu.h"
+#include "gpu_state.h"
 #include "log.h"
 #include "ring.h"
 

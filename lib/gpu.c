@@ -1,5 +1,5 @@
 /* gpu.c - per-process device records: join, reap, leave; see gpu.h. */
-#include "gpu.h"
+#include "gpu_state.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -58,15 +58,15 @@ static int parse_line(const char *s, const char *e, unsigned line, struct node_p
 	const char *ns = s, *ne = eq, *vs = eq + 1, *ve = e;
 	trim(&ns, &ne);
 	trim(&vs, &ve);
-	struct policy_entry *ent = &p->entries[p->n];
+	char name[POLICY_NAME_MAX]; /* entries[n] exists only below the limit */
 	size_t nlen = (size_t)(ne - ns), vlen = (size_t)(ve - vs);
-	if (nlen == 0 || nlen >= sizeof(ent->name)) {
+	if (nlen == 0 || nlen >= sizeof(name)) {
 		say(report, arg, "%s line %u: '%s' is not NAME=VALUE", p->origin, line, text);
 		return -EINVAL;
 	}
-	memcpy(ent->name, ns, nlen);
-	ent->name[nlen] = '\0';
-	if (!config_policy_var(ent->name)) {
+	memcpy(name, ns, nlen);
+	name[nlen] = '\0';
+	if (!config_policy_var(name)) {
 		say(report, arg, "%s line %u: %s is not a setting a node policy gives "
 			    "(CUSLICE_MEM_LIMIT, CUSLICE_WEIGHT, CUSLICE_PRIORITY)",
 		    p->origin, line, text);
@@ -77,6 +77,8 @@ static int parse_line(const char *s, const char *e, unsigned line, struct node_p
 		    POLICY_ENTRIES_MAX);
 		return -EINVAL;
 	}
+	struct policy_entry *ent = &p->entries[p->n];
+	memcpy(ent->name, name, sizeof(name));
 	/* A value too long for any setting is kept as an empty one, which
 	 * policy_apply() rejects with the variable's safe behaviour. */
 	if (vlen >= sizeof(ent->value))

@@ -10,7 +10,11 @@
 #      tests and the simulated driver's self-test;
 #   4. packaging: meson install, the .deb, the Dockerfile's install lines and
 #      node-install.sh put the same files in the same places, and the
-#      installed cuslice doctor passes (tests/install/run.sh).
+#      installed cuslice doctor passes (tests/install/run.sh);
+#   5. the offline checks of the Kubernetes bundle (tests/deploy/check.sh);
+#   6. a short chaos soak (tests/soak/soak.py, about 40 s);
+#   7. the libFuzzer harnesses of the parsers and the shared-file readers,
+#      20 s each (tests/fuzz/run.sh).
 # Every stage runs even when an earlier one failed. The script ends with one
 # line, 'tests: N passed, M failed', over all stages (scripts/tally.py) and
 # exits non-zero if anything failed, a build included. Timings are not tested
@@ -23,7 +27,8 @@ cd "$root"
 # A stage whose build fails writes no log; tally.py counts that as a failure.
 logs=(build/meson-logs/testlog.json build-tsan/ring.out build-tsan/ring.out.rc
       build-asan/meson-logs/asan-unit.json build-asan/meson-logs/asan-sim.json
-      build-pkg/install.out build-pkg/install.out.rc)
+      build-pkg/install.out build-pkg/install.out.rc build/soak.out build/soak.out.rc
+      build-fuzz/fuzz.out build-fuzz/fuzz.out.rc)
 rm -f "${logs[@]}"
 
 echo "== Unit and integration tests"
@@ -53,7 +58,38 @@ tests/install/run.sh build 2>&1 | tee build-pkg/install.out
 echo "${PIPESTATUS[0]}" >build-pkg/install.out.rc
 # ---- end of packaging ----
 
+# ---- Kubernetes bundle (owner: k8s) ----
+echo "== Kubernetes bundle: offline checks of deploy/kubernetes (tests/deploy/check.sh)"
+# yamllint, kubectl kustomize + tests/deploy/render.mjs, schema validation
+# with unknown fields refused (npm ci, validate.mjs), the injected pod spec
+# against the library's table, promtool on the rules and on live metrics.
+# Nothing is applied to a cluster. Uses the normal build above.
+rm -f build/deploy.out build/deploy.out.rc
+tests/deploy/check.sh build 2>&1 | tee build/deploy.out
+echo "${PIPESTATUS[0]}" >build/deploy.out.rc
+# ---- end of Kubernetes bundle ----
+
+# ---- stage 6 (harden-mem, issue 14): the chaos soak, short ----
+# 8 members for 20 s against the simulated driver: random starts, SIGKILL,
+# SIGSTOP/SIGCONT; then no hang, no stale member, ledger at 0, no member
+# starved after it resumed. The long run is in docs/testing.md.
+echo "== Chaos soak (short)"
+if [ -x build/tests/soak/soakmember ]; then
+	python3 tests/soak/soak.py --build build --members 8 --seconds 20 2>&1 | tee build/soak.out
+	echo "${PIPESTATUS[0]}" >build/soak.out.rc
+fi
+# ---- end of stage 6 ----
+
+# ---- stage 7 (harden-file, issue 14): the fuzzers (tests/fuzz/run.sh) ----
+echo "== Fuzzers: each libFuzzer harness for 20 s on the corpus in tests/fuzz/corpus"
+mkdir -p build-fuzz
+tests/fuzz/run.sh 20 2>&1 | tee build-fuzz/fuzz.out
+echo "${PIPESTATUS[0]}" >build-fuzz/fuzz.out.rc
+# ---- end of stage 7 ----
+
 echo "== All stages"
 python3 "$root/scripts/tally.py" main=build/meson-logs/testlog.json \
 	tsan=build-tsan/ring.out asan-unit=build-asan/meson-logs/asan-unit.json \
-	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out
+	asan-sim=build-asan/meson-logs/asan-sim.json install=build-pkg/install.out \
+	deploy=build/deploy.out soak=build/soak.out \
+	fuzz=build-fuzz/fuzz.out

@@ -86,9 +86,8 @@ static int install(const char *src, const char *dir)
 	return 0;
 }
 
-int cmd_policy(int argc, char **argv)
+int cmd_policy(const struct cli_command *self, int argc, char **argv)
 {
-	const struct cli_command *self = cli_find("policy");
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },

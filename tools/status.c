@@ -460,30 +460,35 @@ static int read_twice(struct gpu_set *set, const char *dir)
 	return err;
 }
 
-int cmd_status(int argc, char **argv)
+struct status_opts {
+	int as_json;
+	const char *dir;
+};
+
+static int status_option(const struct cli_command *c, int opt, const char *value, void *arg)
 {
-	const struct cli_command *self = cli_find("status");
+	struct status_opts *o = arg;
+	if (opt == 'j')
+		o->as_json = 1;
+	else
+		o->dir = value;
+	return 0;
+}
+
+int cmd_status(const struct cli_command *self, int argc, char **argv)
+{
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int as_json = 0;
-	const char *dir_opt = NULL;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		if (c == 'j')
-			as_json = 1;
-		else if (c == 'd')
-			dir_opt = optarg;
-		else
-			return cli_option_error(self, c, argv);
-	}
-	if (cli_no_operands(self, argc, argv) != 0)
-		return EXIT_USAGE;
+	struct status_opts o = { 0, NULL };
+	int rc = cli_options(self, argc, argv, longopts, status_option, &o);
+	if (rc != 0)
+		return rc;
+	int as_json = o.as_json;
 	char dir[256];
-	cli_dir(dir_opt, dir, sizeof(dir));
+	cli_dir(o.dir, dir, sizeof(dir));
 
 	struct gpu_set set;
 	int err = read_twice(&set, dir);
@@ -505,7 +510,7 @@ int cmd_status(int argc, char **argv)
 	else
 		print_table(&set);
 	gpus_report_errors(&set, "status");
-	int rc = set.nerrors ? EXIT_PROBLEM : 0;
+	rc = set.nerrors ? EXIT_PROBLEM : 0;
 	gpus_free(&set);
 	return rc;
 }

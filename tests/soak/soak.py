@@ -7,7 +7,7 @@ LD_PRELOAD=libcuslice.so against the simulated driver, all in one memory
 group with a cap, with short slices: each allocates and frees random chunks
 and launches 2 ms kernels. Members start at random times with random
 lifetimes; at random it sends one of them SIGKILL, or SIGSTOP and SIGCONT
-after a random pause (0.2-3 s; a paused member is sometimes killed
+after a random pause (0.5-3 s; a paused member is sometimes killed
 instead). Then it resumes everything, lets every member finish, and checks:
 
   no hang      every member that was not killed exits by itself, with status
@@ -79,6 +79,7 @@ class Member:
         self.killed = False
         self.stopped_until = None   # monotonic time of the planned SIGCONT
         self.resumes = []           # monotonic times of its SIGCONTs
+        self.stops = []             # (monotonic time, was the last runner) of its SIGSTOPs
 
 
 class Soak:
@@ -134,7 +135,8 @@ class Soak:
             self.counts["sigkill"] += 1
         elif r < 0.10 and m.stopped_until is None:
             m.proc.send_signal(signal.SIGSTOP)
-            pause = self.rng.uniform(0.2, 3.0)
+            m.stops.append((now, m is holder))
+            pause = self.rng.uniform(0.5, 3.0)
             m.stopped_until = now + pause
             m.end += pause  # its own clock keeps running, but it cannot finish paused
             self.counts["sigstop"] += 1
@@ -235,8 +237,9 @@ class Soak:
             by_pid.setdefault(pid, []).append(s)
         worst = 0.0
         checked = 0
+        self.waits = []
         for m in self.members:
-            for t in m.resumes:
+            for k, t in enumerate(m.resumes):
                 t_ns = int(t * 1e9)
                 mine = [s for s in by_pid.get(m.pid, []) if s >= t_ns]
                 if not mine and m.killed:
@@ -249,6 +252,8 @@ class Soak:
                 busy = len({pid for pid, _ in others}) or 1
                 per_member = len(others) / busy
                 worst = max(worst, per_member)
+                stop_t, was_runner = m.stops[k] if k < len(m.stops) else (t, False)
+                self.waits.append((round(per_member, 1), round(t - stop_t, 2), was_runner))
                 checked += 1
                 if per_member > STARVE_KERNELS:
                     self.fail("starved: member %d resumed and then waited while %d other "
@@ -261,7 +266,8 @@ class Soak:
                 "seed": self.args.seed, "slice_ms": self.args.slice_ms, "cap": self.args.cap,
                 "counts": self.counts, "kernels": len(self.box.kernels()),
                 "resumes_checked": checked, "worst_wait_kernels_per_member": round(worst, 1),
-                "starve_bound": STARVE_KERNELS, "failures": self.failures}
+                "starve_bound": STARVE_KERNELS, "failures": self.failures,
+                "waits": sorted(self.waits, reverse=True)[:5]}
 
 
 def main():

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
-#include "gpu.h"
+#include "gpu_state.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define GiB (UINT64_C(1) << 30)
