@@ -118,6 +118,10 @@ static void start_ring(struct gate *g)
 		.weight = hooks_cfg.weight,
 		.priority = hooks_cfg.priority,
 		.high_max_share = hooks_cfg.high_max_share,
+		.backfill_ns = (uint64_t)hooks_cfg.backfill_us * 1000u,
+		.timeline = hooks_cfg.timeline[0] != '\0' ? hooks_cfg.timeline : NULL,
+		.ordinal = g->d->ordinal,
+		.uuid = g->d->uuid,
 	};
 	struct ring_ops ops = { drain, periodic, thread_init, g };
 	int err = ring_member_start(&g->rm, &g->d->file, g->d->slot, &cfg, &ops);

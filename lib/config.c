@@ -75,6 +75,12 @@ static const struct var vars[] = {
 	{ { "CUSLICE_RING", "on|off", "on",
 	    "Time slicing through the token ring; off keeps only memory caps and tracing." },
 	  KIND_ENUM, OFF(ring), onoff_choices, 0, 0 },
+	{ { "CUSLICE_BACKFILL_US", "0..100000", "2000",
+	    "An idle holder lends the GPU to a waiter; its next launch waits at most this long for it back. 0: no loans." },
+	  KIND_UINT, OFF(backfill_us), NULL, 0, 100000 },
+	{ { "CUSLICE_TIMELINE", "path", "(none)",
+	    "Record waits, holds, drains and loans as Trace Event JSON (Perfetto); %p becomes the pid." },
+	  KIND_PATH, OFF(timeline), NULL, 0, 0 },
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
@@ -102,6 +108,7 @@ static void set_defaults(struct cs_config *cfg)
 	cfg->priority = PRIORITY_NORMAL;
 	cfg->high_max_share = 80; /* from the H100 server+training runs: docs/benchmarks.md */
 	cfg->ring = 1;
+	cfg->backfill_us = 2000;
 }
 
 static int parse_enum(const struct var *v, const char *text, int *out)

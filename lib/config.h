@@ -47,6 +47,8 @@ struct cs_config {
 	int priority;                      /* enum priority_class */
 	uint32_t high_max_share;           /* percent of GPU time over the window */
 	int ring;                          /* time slicing on */
+	uint32_t backfill_us;              /* loan drain bound, 0 = no loans */
+	char timeline[CONFIG_PATH_MAX];    /* CUSLICE_TIMELINE pattern, "" = off */
 };
 
 /* Returns the value of the named variable, or NULL when unset. */
