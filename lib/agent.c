@@ -403,10 +403,11 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 	uint64_t poll = m->cfg.priority == PRIORITY_HIGH ? HIGH_POLL_NS : POLL_NS;
 	uint64_t slice_end = m->slice_end_ns;
 	if (best < 0 || best_cls < my_cls) {
-		/* Uncontested, or only lower classes wait: a lower class gets
-		 * the GPU only when we are idle. The time is charged all the
-		 * same (members that idle are lifted to the busy floor when
-		 * they come back, so this costs a lone member nothing). */
+		/* Uncontested, or only lower classes wait: nothing is charged
+		 * (except a loan: the lender will want it back); a lower class
+		 * gets the GPU only when we are idle. */
+		if (!m->borrowed_from)
+			m->charge_from_ns = now;
 		m->contested = 0;
 		atomic_store(&m->lend_armed, 0);
 		if (best >= 0 && holder_idle(m, now, now + m->cfg.slice_ns)) {
@@ -415,10 +416,18 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 		}
 		return best < 0 ? 100 * MS : poll;
 	}
-	m->contested = 1;
+	if (!m->contested) {
+		/* Charging starts when the first waiter started waiting. */
+		uint64_t since = atomic_load(&m->g->map->members[best].wait_since_ns);
+		if (since > m->charge_from_ns && since <= now && !m->borrowed_from)
+			m->charge_from_ns = since;
+		m->contested = 1;
+	}
 	if (now >= slice_end && best_cls == my_cls && keeps_turn(m, now, best_vt)) {
 		/* Still owed time (a heavier weight): charge this slice, start
-		 * another without a hand-off. */
+		 * another without a hand-off. The grant time moves too, so a
+		 * waiter does not take a holder that is owed for a stuck one. */
+		atomic_store(&m->ring->grant_ns, now);
 		account_hold(m, now);
 		m->hold_start_ns = now;
 		m->slice_end_ns = now + m->cfg.slice_ns;

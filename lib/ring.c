@@ -344,6 +344,14 @@ uint64_t ring_lag_cap(const struct ring_member *m)
  * of monopolising the GPU. */
 static void catch_up_vtime(struct ring_member *m)
 {
+	pthread_mutex_lock(&m->yield_lock);
+	/* Our agent may still be ending our last hold (draining before it
+	 * charges it): we were busy, not idle, and our vtime is not final
+	 * yet. Lifting it now would charge the lift and the hold both. */
+	int busy = m->hold_start_ns != 0;
+	pthread_mutex_unlock(&m->yield_lock);
+	if (busy)
+		return;
 	uint64_t floor = ring_busy_floor(m);
 	uint64_t lag = atomic_load(&m->lag_ns);
 	if (floor == UINT64_MAX || floor < lag)

@@ -36,6 +36,7 @@ for _ in range(20):
 torch.cuda.synchronize()
 sync.wait_for_go(sys.argv[3] if len(sys.argv) > 3 else "")
 lat = []
+mono0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 t0 = time.perf_counter()
 t = t0
 while t - t0 < seconds:
@@ -44,8 +45,10 @@ while t - t0 < seconds:
     torch.cuda.synchronize()
     t = time.perf_counter()
     lat.append((t - s) * 1e3)
+mono1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 assert torch.isfinite(loss).item()
 lat.sort()
 n = len(lat)
-print("RESULT mlp name=%s steps=%d seconds=%.3f rate=%.2f p50_ms=%.3f p99_ms=%.3f"
-      % (name, n, t - t0, n / (t - t0), lat[n // 2], lat[int(n * 0.99)]), flush=True)
+print("RESULT mlp name=%s steps=%d seconds=%.3f rate=%.2f p50_ms=%.3f p99_ms=%.3f "
+      "mono0=%d mono1=%d" % (name, n, t - t0, n / (t - t0), lat[n // 2], lat[int(n * 0.99)],
+                             mono0, mono1), flush=True)

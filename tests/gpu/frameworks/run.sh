@@ -24,7 +24,7 @@ WORK=${WORK:-300000}    # compute-bound kernel (about 4.6 ms on an H100/H200)
 TINY=${TINY:-200}       # launch-bound kernel
 mkdir -p "$OUT"
 LOG=$OUT/frameworks.log
-TL=$(mktemp -d /tmp/cuslice-tl.XXXX)
+TL=${TL:-$(mktemp -d /tmp/cuslice-tl.XXXX)}
 : >"$LOG"
 export CUSLICE_DIR PYTHONUNBUFFERED=1
 CUSLICE_DIR=$(mktemp -d /tmp/cuslice-fw.XXXX)
