@@ -1,6 +1,6 @@
 /* capture.c - synchronisation and stream-capture hooks.
  *
- * The capture hooks tell the gate which streams are being captured: launches
+ * The capture hooks tell the gate (lib/gate.h) which streams are being captured: launches
  * into them pass without the token (they do not execute), and the ring's
  * drain waits while a global-mode capture is open instead of synchronising,
  * which would invalidate it. A context synchronize that returns tells the
@@ -34,9 +34,10 @@ HOOK_EXPORT CUresult cuCtxSynchronize_v2(CUcontext ctx)
 	HOOK_EXPORT CUresult name params                             \
 	{                                                            \
 		HOOK_BEGIN(name, args);                              \
-		capture_begin();                                     \
+		gate_capture_begin();                                \
 		CUresult r = real.name args;                         \
-		capture_begun(hStream, mode, r == CUDA_SUCCESS);     \
+		gate_capture_begun(hStream, mode == CU_STREAM_CAPTURE_MODE_GLOBAL, \
+				   r == CUDA_SUCCESS);               \
 		hook_leave();                                        \
 		return r;                                            \
 	}
@@ -46,7 +47,7 @@ HOOK_EXPORT CUresult cuCtxSynchronize_v2(CUcontext ctx)
 	{                                                                        \
 		HOOK_BEGIN(name, (hStream, phGraph));                            \
 		CUresult r = real.name(hStream, phGraph);                        \
-		capture_end(hStream);                                            \
+		gate_capture_end(hStream);                                       \
 		hook_leave();                                                    \
 		return r;                                                        \
 	}

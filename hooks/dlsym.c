@@ -4,8 +4,7 @@
  * XLA, CuPy (ctypes) and pynvml look hooked names up directly. This file
  * exports dlsym: for a hooked name whose real answer is the real driver (or
  * NVML) function, or our own export, it returns our hook; for every other
- * name it returns glibc's answer. glibc's dlsym is found with dlvsym,
- * "GLIBC_2.34" first, then "GLIBC_2.2.5" (__libc_dlsym is gone since 2.34).
+ * name it returns glibc's answer (libc.h).
  *
  * RTLD_NEXT is resolved by glibc relative to its caller's object. The last
  * statement of dlsym() is a tail call so that, for every name we do not
@@ -15,31 +14,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "dlsym.h"
 #include "hook.h"
-#include "hooks_state.h"
-
-typedef void *dlsym_fn(void *handle, const char *name);
-
-static _Atomic(dlsym_fn *) glibc_dlsym;
-
-static dlsym_fn *find_glibc_dlsym(void)
-{
-	dlsym_fn *fn = atomic_load_explicit(&glibc_dlsym, memory_order_acquire);
-	if (fn != NULL)
-		return fn;
-	fn = (dlsym_fn *)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
-	if (fn == NULL)
-		fn = (dlsym_fn *)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
-	atomic_store_explicit(&glibc_dlsym, fn, memory_order_release);
-	return fn;
-}
-
-void *real_dlsym(void *handle, const char *name)
-{
-	dlsym_fn *fn = find_glibc_dlsym();
-	return fn != NULL ? fn(handle, name) : NULL;
-}
+#include "libc.h"
+#include "table.h"
 
 static int may_be_hooked(const char *name)
 {
@@ -79,5 +56,5 @@ HOOK_EXPORT void *dlsym(void *handle, const char *name)
 		if (hook != NULL)
 			return hook;
 	}
-	return find_glibc_dlsym()(handle, name);
+	return libc_dlsym()(handle, name);
 }

@@ -1,4 +1,4 @@
-/* hook.h - what every hook body uses.
+/* hook.h - what every hook body uses, and process setup (init.c).
  *
  * A hook is: HOOK_BEGIN (count the call, make sure the real functions are
  * resolved, forward untouched when nested inside the library or when the
@@ -13,31 +13,24 @@
 
 #include "table.h"
 
-/* Every hooked symbol is exported under its own name. */
-#define X(kind, lib, name, params, args) HOOK_EXPORT CUresult name params;
-CUDA_HOOKS(X)
-#undef X
-#define X(kind, lib, name, params, args) HOOK_EXPORT nvmlReturn_t name params;
-NVML_HOOKS(X)
-#undef X
-
 extern _Atomic uint64_t hook_calls[HOOK_COUNT];
 extern _Atomic int hooks_ready;
 extern int hooks_counting;
 extern __thread int hook_depth __attribute__((tls_model("initial-exec")));
 
-/* Loads the configuration and resolves the real functions, once per process
- * (and keeps working after fork). Safe from other libraries' constructors. */
+/* Loads the configuration and logging settings, once; no library loading.
+ * Safe from other libraries' constructors. */
+void hooks_config(void);
+
+/* hooks_config(), then resolves the real CUDA functions, once per process
+ * (and keeps working after fork). */
 void hooks_init(void);
 
 /* Resolves libnvidia-ml's real functions, once. */
 void hooks_init_nvml(void);
 
-/* Returns the hook for a real function pointer, or the pointer itself. */
-void *hook_for_real(void *fn);
-
-/* Returns the hook exported under name, or NULL if name is not hooked. */
-void *hook_by_name(const char *name);
+/* Nonzero while this thread is resolving the real functions. */
+int hooks_initialising(void);
 
 /* The error a hook returns when the real library could not be loaded; logs
  * the reason once. */
@@ -69,16 +62,5 @@ static inline void hook_leave(void)
 			return nested_r_;                                \
 		}                                                       \
 	} while (0)
-
-/* A body that only counts and forwards (the default for a row until a
- * policy needs it). */
-#define HOOK_PASS(lib, name, params, args)      \
-	HOOK_EXPORT CUresult name params        \
-	{                                       \
-		HOOK_BEGIN(name, args);         \
-		CUresult r = real.name args;    \
-		hook_leave();                   \
-		return r;                       \
-	}
 
 #endif

@@ -1,19 +1,19 @@
 /* nvml.c - NVML memory queries (nvidia-smi, pynvml and vLLM size from them).
  *
  * With a cap on the GPU the answer becomes total = cap, used = the group's
- * usage, free = total - used; without one it passes through untouched.
- * The process may have no CUDA context on the GPU it asks about (a monitor,
- * or a framework sizing itself before it starts): the GPU is found by its
- * UUID, and memory.c reads the group's usage from the GPU's shared file
- * without joining it. NVML is a separate library, resolved on first use;
- * its hooks are reached through dlsym on libnvidia-ml and as exports for
- * -lnvidia-ml programs.
+ * usage, free = total - used; without one it passes through untouched
+ * (lib/alloc.h, alloc_report_usage). The process may have no CUDA context
+ * on the GPU it asks about (a monitor, or a framework sizing itself before
+ * it starts): the GPU is found by its UUID, and lib/ reads the group's
+ * usage from the GPU's shared file without joining it. NVML is a separate
+ * library, resolved on first use; its hooks are reached through dlsym on
+ * libnvidia-ml and as exports for -lnvidia-ml programs.
  */
 #include <ctype.h>
 
-#include "device.h"
+#include "alloc.h"
+#include "driver.h"
 #include "hook.h"
-#include "memory.h"
 
 #define NVML_BEGIN(name, args)                                          \
 	do {                                                            \
@@ -29,36 +29,34 @@
 
 enum { NVML_UUID_LEN = 96 };
 
-/* The view for an NVML device whose real total is card_total. Returns
- * nonzero when a cap applies (the answer must be rewritten). */
-static int nvml_view(nvmlDevice_t device, uint64_t card_total, struct mem_view *v)
+/* Rewrites (total, used, free) of an NVML device with its cap, if a cap
+ * applies. Returns nonzero when it did. */
+static int rewrite(nvmlDevice_t device, unsigned long long *total, unsigned long long *used,
+		   unsigned long long *free)
 {
 	char uuid[NVML_UUID_LEN];
-	if (!mem_caps_configured() || real.nvmlDeviceGetUUID == NULL ||
+	if (!alloc_caps_configured() || real.nvmlDeviceGetUUID == NULL ||
 	    real.nvmlDeviceGetUUID(device, uuid, sizeof(uuid)) != NVML_SUCCESS)
 		return 0;
 	uuid[sizeof(uuid) - 1] = '\0';
 	for (char *p = uuid; *p != '\0'; p++) /* "GPU-" then hex, as CUDA writes it */
 		if (p - uuid >= 4)
 			*p = (char)tolower((unsigned char)*p);
-	return mem_view_uuid(uuid, device_ordinal_by_uuid(uuid), card_total, v);
-}
-
-static unsigned long long used_of(const struct mem_view *v)
-{
-	return v->used < v->cap ? v->used : v->cap;
+	uint64_t t = *total, u = *used, f = *free;
+	if (!alloc_report_usage(uuid, driver_ordinal_by_uuid(uuid), &t, &u, &f))
+		return 0;
+	*total = t;
+	*used = u;
+	*free = f;
+	return 1;
 }
 
 HOOK_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
 	NVML_BEGIN(nvmlDeviceGetMemoryInfo, (device, memory));
-	struct mem_view v;
 	nvmlReturn_t r = real.nvmlDeviceGetMemoryInfo(device, memory);
-	if (r == NVML_SUCCESS && nvml_view(device, memory->total, &v)) {
-		memory->total = v.cap;
-		memory->used = used_of(&v);
-		memory->free = v.cap - memory->used;
-	}
+	if (r == NVML_SUCCESS)
+		rewrite(device, &memory->total, &memory->used, &memory->free);
 	hook_leave();
 	return r;
 }
@@ -67,14 +65,9 @@ HOOK_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device,
 						     nvmlMemory_v2_t *memory)
 {
 	NVML_BEGIN(nvmlDeviceGetMemoryInfo_v2, (device, memory));
-	struct mem_view v;
 	nvmlReturn_t r = real.nvmlDeviceGetMemoryInfo_v2(device, memory);
-	if (r == NVML_SUCCESS && nvml_view(device, memory->total, &v)) {
-		memory->total = v.cap;
+	if (r == NVML_SUCCESS && rewrite(device, &memory->total, &memory->used, &memory->free))
 		memory->reserved = 0; /* the context reserve is part of used */
-		memory->used = used_of(&v);
-		memory->free = v.cap - memory->used;
-	}
 	hook_leave();
 	return r;
 }

@@ -10,6 +10,7 @@
 
 #define SELECT_launch(lib, name, params, args)
 #define SELECT_launchex(lib, name, params, args)
+#define SELECT_graphlaunch(lib, name, params, args)
 #define SELECT_alloc(lib, name, params, args)
 #define SELECT_release(lib, name, params, args)
 #define SELECT_memquery(lib, name, params, args)

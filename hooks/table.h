@@ -2,13 +2,15 @@
  *
  * Each row names an exported symbol once, with its full prototype and its
  * argument list: X(kind, lib, name, params, args). Everything else is
- * generated from these rows in table.c: the real-function slots, the
- * symbol ids and call counters, the name index that answers dlsym, and the
- * real-pointer index that answers cuGetProcAddress. A hook body whose
- * signature drifts from its row fails to compile (table.c checks each one).
+ * generated from these rows: the exported prototypes, the real-function
+ * slots and the symbol ids (here), the name index that answers dlsym and the
+ * real-pointer index that answers cuGetProcAddress (table.c). A hook body
+ * whose signature drifts from its row fails to compile (table.c checks each
+ * one).
  *
- * kind says which file owns the body: launch/launchex -> launch.c (the
- * stream is hStream, or in the CUlaunchConfig), alloc/release/memquery ->
+ * kind says which file owns the body: launch/launchex/graphlaunch ->
+ * launch.c (the stream is hStream, or in the CUlaunchConfig; a graph launch
+ * also settles graph memory), alloc/release/memquery ->
  * memory.c, sync/capture -> capture.c, procaddr -> procaddr.c, nvml -> nvml.c.
  */
 #ifndef CUSLICE_TABLE_H
@@ -45,9 +47,9 @@
 	X(launchex, cuda, cuLaunchKernelEx_ptsz, LAUNCHEX_PARAMS, LAUNCHEX_ARGS) \
 	X(launch, cuda, cuLaunchCooperativeKernel, COOP_PARAMS, COOP_ARGS) \
 	X(launch, cuda, cuLaunchCooperativeKernel_ptsz, COOP_PARAMS, COOP_ARGS) \
-	X(launch, cuda, cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream), \
+	X(graphlaunch, cuda, cuGraphLaunch, (CUgraphExec hGraphExec, CUstream hStream), \
 	  (hGraphExec, hStream)) \
-	X(launch, cuda, cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream), \
+	X(graphlaunch, cuda, cuGraphLaunch_ptsz, (CUgraphExec hGraphExec, CUstream hStream), \
 	  (hGraphExec, hStream)) \
 	/* allocation */ \
 	X(alloc, cuda, cuMemAlloc_v2, (CUdeviceptr *dptr, size_t bytesize), (dptr, bytesize)) \
@@ -83,6 +85,15 @@
 	X(release, cuda, cuArrayDestroy, (CUarray hArray), (hArray)) \
 	X(release, cuda, cuMipmappedArrayDestroy, (CUmipmappedArray hMipmappedArray), \
 	  (hMipmappedArray)) \
+	/* memory no allocation hook sees: graph memory, and what a context's end frees */ \
+	X(alloc, cuda, cuGraphAddMemAllocNode, (CUgraphNode *phGraphNode, CUgraph hGraph, \
+	  const CUgraphNode *dependencies, size_t numDependencies, \
+	  CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams), \
+	  (phGraphNode, hGraph, dependencies, numDependencies, nodeParams)) \
+	X(release, cuda, cuDeviceGraphMemTrim, (CUdevice device), (device)) \
+	X(release, cuda, cuCtxDestroy_v2, (CUcontext ctx), (ctx)) \
+	X(release, cuda, cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev)) \
+	X(release, cuda, cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev)) \
 	/* memory queries */ \
 	X(memquery, cuda, cuMemGetInfo_v2, (size_t *free, size_t *total), (free, total)) \
 	X(memquery, cuda, cuDeviceTotalMem_v2, (size_t *bytes, CUdevice dev), (bytes, dev)) \
@@ -139,11 +150,12 @@
 	X(cuda, CUresult, cuMemPoolGetAttribute, (CUmemoryPool pool, CUmemPool_attribute attr, \
 	  void *value)) \
 	X(cuda, CUresult, cuDeviceGetDefaultMemPool, (CUmemoryPool *pool, CUdevice dev)) \
+	X(cuda, CUresult, cuDeviceGetGraphMemAttribute, (CUdevice device, \
+	  CUgraphMem_attribute attr, void *value)) \
+	X(cuda, CUresult, cuDevicePrimaryCtxGetState, (CUdevice dev, unsigned int *flags, \
+	  int *active)) \
+	X(cuda, CUresult, cuDevicePrimaryCtxRetain, (CUcontext *pctx, CUdevice dev)) \
 	X(nvml, nvmlReturn_t, nvmlDeviceGetUUID, (nvmlDevice_t device, char *uuid, unsigned int length))
-
-/* The library a row belongs to, as a constant: LIB_##lib. */
-#define LIB_cuda 0
-#define LIB_nvml 1
 
 enum hook_id {
 #define X(kind, lib, name, params, args) HOOK_##name,
@@ -167,5 +179,35 @@ struct real_fns {
 };
 
 extern struct real_fns real;
+
+/* Every hooked symbol is exported under its own name. */
+#define X(kind, lib, name, params, args) HOOK_EXPORT CUresult name params;
+CUDA_HOOKS(X)
+#undef X
+#define X(kind, lib, name, params, args) HOOK_EXPORT nvmlReturn_t name params;
+NVML_HOOKS(X)
+#undef X
+
+/* The name of a hook. */
+const char *hook_name(enum hook_id id);
+
+/* Builds the index by name; call once before the lookups below. */
+void hook_index_build(void);
+
+/* Returns the hook exported under name, or NULL if name is not hooked. */
+void *hook_by_name(const char *name);
+
+/* Returns the hook for a real function pointer, or the pointer itself. */
+void *hook_for_real(void *fn);
+
+/* The real function behind a hooked name, or NULL. */
+void *hook_real_by_name(const char *name);
+
+/* Nonzero when the hooked name belongs to NVML. */
+int hook_name_is_nvml(const char *name);
+
+/* Fills the real slots of one library's rows (nvml: NVML's, else CUDA's)
+ * from handle. */
+void hook_resolve(void *handle, int nvml);
 
 #endif

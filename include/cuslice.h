@@ -1,9 +1,10 @@
-/* cuslice.h - the public face of cuslice.
+/* cuslice.h - version numbers and defaults shared by lib/, hooks/ and tools/.
  *
- * cuslice needs no code change in workloads: it is loaded with LD_PRELOAD
- * (or `cuslice run`) and configured with CUSLICE_* variables. This header
- * only names the version and the shared-file ABI, for tools that read the
- * per-GPU files ($CUSLICE_DIR/gpu-<UUID>.shm, see docs/ring.md).
+ * cuslice has no C API: workloads need no code change (it is loaded with
+ * LD_PRELOAD or `cuslice run` and configured with CUSLICE_* variables), and
+ * tools that read the per-GPU files use `cuslice status --json` (schema:
+ * `cuslice help json`) or `cuslice metrics`, not the file layout. So this
+ * header is internal and not installed (docs/install.md).
  */
 #ifndef CUSLICE_H
 #define CUSLICE_H
@@ -14,7 +15,7 @@
 #define CUSLICE_VERSION "0.1.0"
 
 /* The ABI version of the per-GPU shared file (lib/layout.h). */
-#define CUSLICE_SHM_ABI 1
+#define CUSLICE_SHM_ABI 2
 
 /* Default folder of the per-GPU files. */
 #define CUSLICE_DEFAULT_DIR "/dev/shm/cuslice"

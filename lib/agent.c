@@ -9,8 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "member.h"
+#include "reap.h"
 #include "ring.h"
 #include "ring_internal.h"
 
@@ -69,31 +71,25 @@ static void *drainer_main(void *arg)
 
 static int drain_bounded(struct ring_member *m, uint64_t timeout_ns)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns;
-	deadline.tv_sec += (time_t)(ns / 1000000000u);
-	deadline.tv_nsec = (long)(ns % 1000000000u);
+	uint64_t end = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
 
 	pthread_mutex_lock(&m->drain_lock);
 	uint64_t target = ++m->drain_requested;
 	pthread_cond_broadcast(&m->drain_cond);
 	int r = 0;
 	while (m->drain_done < target && r == 0) {
-		struct timespec step;
-		clock_gettime(CLOCK_MONOTONIC, &step);
-		uint64_t sn = (uint64_t)step.tv_nsec + SEEN_STEP_NS;
-		step.tv_sec += (time_t)(sn / 1000000000u);
-		step.tv_nsec = (long)(sn % 1000000000u);
-		int last = step.tv_sec > deadline.tv_sec ||
-			   (step.tv_sec == deadline.tv_sec && step.tv_nsec >= deadline.tv_nsec);
+		/* Wake every SEEN_STEP_NS to note that the token is still
+		 * ours: charging runs only while it is (see charge_end). */
+		uint64_t step = clock_ns(CLOCK_MONOTONIC) + SEEN_STEP_NS;
+		int last = step >= end;
+		struct timespec until = clock_ts(last ? end : step);
 		if (atomic_load(&m->stop))
 			r = -ECANCELED;
-		else if (pthread_cond_timedwait(&m->drain_cond, &m->drain_lock,
-						last ? &deadline : &step) == ETIMEDOUT && last)
+		else if (pthread_cond_timedwait(&m->drain_cond, &m->drain_lock, &until) ==
+				 ETIMEDOUT && last)
 			r = -ETIMEDOUT;
 		else if (ring_holding(m))
-			m->seen_held_ns = ring_now_ns(); /* charging runs while the token is ours */
+			m->seen_held_ns = ring_now_ns();
 	}
 	if (r == 0)
 		r = m->drain_result;
@@ -467,7 +463,7 @@ static void publish_stats(struct ring_member *m, uint64_t now, uint64_t *next_hi
 		return;
 	*next_hist = now + HIST_PERIOD_NS;
 	uint64_t held = atomic_load(&me->held_ns);
-	if (m->hold_start_ns != 0)
+	if (m->hold_start_ns != 0 && now > m->hold_start_ns)
 		held += now - m->hold_start_ns;
 	uint32_t pos = atomic_load(&me->hist_pos) % CS_HIST;
 	atomic_store(&me->hist_t_ns[pos], now);
@@ -486,13 +482,12 @@ static void *agent_main(void *arg)
 		uint64_t now = ring_now_ns();
 		if (now >= next_periodic) {
 			next_periodic = now + PERIODIC_NS;
-			if (m->ops.periodic != NULL)
-				m->ops.periodic(m->ops.arg);
+			reap_dead(m->g);
 			timeline_flush(m->tl);
 		}
-		publish_stats(m, now, &next_hist);
 		uint64_t pause = 100 * MS;
 		pthread_mutex_lock(&m->yield_lock);
+		publish_stats(m, now, &next_hist); /* reads hold_start_ns: under the lock */
 		if (atomic_load(&m->open))
 			pause = hold_step(m, now);
 		pthread_mutex_unlock(&m->yield_lock);
@@ -508,9 +503,12 @@ static void *agent_main(void *arg)
 
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-	/* The ring's threads take no signals meant for the program. */
+	/* The ring's threads take no signals meant for the program. SIGBUS
+	 * stays open: a blocked fault kills the process, and mapguard.c must
+	 * be able to repair a shrunk file under these threads too. */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int err = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -590,13 +588,7 @@ void ring_member_stop(struct ring_member *m)
 	timeline_release(m->tl);
 	/* The drainer may be blocked in the driver: wait a little, then let
 	 * it go. */
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += 200 * 1000 * 1000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	struct timespec deadline = clock_deadline(CLOCK_REALTIME, 200 * MS);
 	if (pthread_timedjoin_np(m->drainer, NULL, &deadline) != 0)
 		pthread_detach(m->drainer);
 }

@@ -67,6 +67,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,11 +83,6 @@ struct group_view {
 	uint64_t largest;   /* largest declared cap, UINT64_MAX when one is none */
 	int disagree;       /* the members' declarations differ */
 };
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
 
 static void view_cap(struct group_view *v, uint64_t declared)
 {
@@ -125,7 +121,7 @@ static void scan_group(const struct cs_file *f, const struct cs_member *self,
 			continue;
 		if (!member_same_group(self, m))
 			continue;
-		v->used = add_sat(v->used, atomic_load(&m->charged));
+		v->used = size_add_sat(v->used, atomic_load(&m->charged));
 		uint64_t declared = m->declared_cap;
 		if (declared != first) {
 			v->disagree = 1;
@@ -157,24 +153,34 @@ static void charge_sub(_Atomic uint64_t *charged, uint64_t bytes)
 		;
 }
 
-/* A member alone: it is the only writer of its word, so compare-and-swap
- * is exact. */
-static int reserve_alone(struct cs_member *m, uint64_t bytes, uint64_t *group_used)
+/* The counters of one accounting word: a member slot's, or a local
+ * ledger's. */
+struct words {
+	_Atomic uint64_t *charged, *peak, *refusals, *allocations;
+};
+
+#define WORDS_OF(x) ((struct words){ &(x)->charged, &(x)->peak, &(x)->refusals, \
+				     &(x)->allocations })
+
+/* A reservation against a word only its owner adds to (a member alone, or
+ * a local ledger): compare-and-swap is exact, never overshoots and never
+ * needs a retry. cap 0 = no cap. Sets *used (may be NULL) to the charge
+ * after it, or the charge seen when refused. */
+static int reserve_exact(struct words w, uint64_t cap, uint64_t bytes, uint64_t *used)
 {
-	uint64_t cap = m->declared_cap;
-	uint64_t cur = atomic_load(&m->charged);
+	uint64_t cur = atomic_load(w.charged);
 	do {
-		if (cap != 0 && (bytes > cap || cur > cap - bytes)) {
-			count(&m->refusals);
-			if (group_used != NULL)
-				*group_used = cur;
+		if (bytes > LEDGER_BYTES_MAX || (cap != 0 && (bytes > cap || cur > cap - bytes))) {
+			count(w.refusals);
+			if (used != NULL)
+				*used = cur;
 			return -ENOMEM;
 		}
-	} while (!atomic_compare_exchange_weak(&m->charged, &cur, cur + bytes));
-	peak_raise(&m->peak, cur + bytes);
-	count(&m->allocations);
-	if (group_used != NULL)
-		*group_used = cur + bytes;
+	} while (!atomic_compare_exchange_weak(w.charged, &cur, cur + bytes));
+	peak_raise(w.peak, cur + bytes);
+	count(w.allocations);
+	if (used != NULL)
+		*used = cur + bytes;
 	return 0;
 }
 
@@ -242,7 +248,7 @@ int ledger_reserve(struct cs_file *f, unsigned slot, uint64_t bytes, ledger_reap
 		return -ENOMEM;
 	}
 	if (m->group_hash == 0)
-		return reserve_alone(m, bytes, group_used);
+		return reserve_exact(WORDS_OF(m), m->declared_cap, bytes, group_used);
 	return reserve_group(f, m, bytes, reap, arg, group_used);
 }
 
@@ -278,6 +284,55 @@ int ledger_group_usage(const struct cs_file *f, unsigned slot, uint64_t *used, u
 	return 0;
 }
 
+/* The member of self's group, other than self, holding the most. Returns
+ * its slot, or -1 when no other member holds anything. */
+static int top_holder(const struct cs_file *f, const struct cs_member *self, uint64_t *bytes)
+{
+	int top = -1;
+	*bytes = 0;
+	for (unsigned i = 0; i < CS_MEMBERS_MAX; i++) {
+		const struct cs_member *m = &f->members[i];
+		if (m == self || atomic_load_explicit(&m->state, memory_order_acquire) != MEMBER_ACTIVE ||
+		    !member_same_group(self, m))
+			continue;
+		uint64_t c = atomic_load(&m->charged);
+		if (c > *bytes) {
+			*bytes = c;
+			top = (int)i;
+		}
+	}
+	return top;
+}
+
+int ledger_explain(const struct cs_file *f, unsigned slot, uint64_t want, char *out, size_t len)
+{
+	if (f == NULL || slot >= CS_MEMBERS_MAX || len == 0)
+		return -EINVAL;
+	const struct cs_member *self = &f->members[slot];
+	struct group_view v;
+	scan_group(f, self, &v);
+	char w[32], used[32], cap[32], mine[32], top[32];
+	size_format(want, w, sizeof(w));
+	size_format(v.used, used, sizeof(used));
+	size_format(v.cap, cap, sizeof(cap));
+	size_format(atomic_load(&self->charged), mine, sizeof(mine));
+	int n;
+	if (self->group_hash == 0)
+		n = snprintf(out, len, "%s does not fit: this process (slot %u, no group) holds "
+			     "%s of its %s cap", w, slot, used, cap);
+	else
+		n = snprintf(out, len, "%s does not fit: group '%.63s' holds %s of its %s cap "
+			     "(slot %u, this process: %s)", w, self->group, used, cap, slot, mine);
+	uint64_t bytes;
+	int t = top_holder(f, self, &bytes);
+	if (t >= 0 && n >= 0 && (size_t)n < len) {
+		const struct cs_member *m = &f->members[t];
+		snprintf(out + n, len - (size_t)n, "; most of it, %s, by pid %u (slot %d, "
+			 "group '%.63s')", size_format(bytes, top, sizeof(top)), m->pid, t, m->group);
+	}
+	return 0;
+}
+
 int ledger_group_usage_by_name(const struct cs_file *f, const char *group,
 			       uint64_t declared_cap, uint64_t *used, uint64_t *cap)
 {
@@ -309,21 +364,7 @@ void ledger_forget(struct cs_file *f, unsigned slot)
 
 int ledger_local_reserve(struct ledger_local *l, uint64_t bytes, uint64_t *used)
 {
-	uint64_t cur = atomic_load(&l->charged);
-	do {
-		if (bytes > LEDGER_BYTES_MAX ||
-		    (l->cap != 0 && (bytes > l->cap || cur > l->cap - bytes))) {
-			count(&l->refusals);
-			if (used != NULL)
-				*used = cur;
-			return -ENOMEM;
-		}
-	} while (!atomic_compare_exchange_weak(&l->charged, &cur, cur + bytes));
-	peak_raise(&l->peak, cur + bytes);
-	count(&l->allocations);
-	if (used != NULL)
-		*used = cur + bytes;
-	return 0;
+	return reserve_exact(WORDS_OF(l), l->cap, bytes, used);
 }
 
 void ledger_local_unreserve(struct ledger_local *l, uint64_t bytes)
@@ -361,6 +402,7 @@ struct charge_key {
 struct charge_entry {
 	struct charge_key k;
 	uint64_t bytes;
+	uint64_t owner; /* what frees it when it ends (a context), 0 = nothing */
 	int dev;
 	int oom;
 	UT_hash_handle hh;
@@ -378,12 +420,19 @@ static struct charge_key make_key(enum charge_kind kind, uint64_t key)
 int ledger_map_put(struct ledger_map *m, enum charge_kind kind, uint64_t key, uint64_t bytes,
 		   int dev, uint64_t *old_bytes, int *old_dev)
 {
+	return ledger_map_put_owned(m, kind, key, bytes, dev, 0, old_bytes, old_dev);
+}
+
+int ledger_map_put_owned(struct ledger_map *m, enum charge_kind kind, uint64_t key,
+			 uint64_t bytes, int dev, uint64_t owner, uint64_t *old_bytes, int *old_dev)
+{
 	struct charge_entry *e = calloc(1, sizeof(*e));
 	*old_bytes = 0;
 	if (e == NULL)
 		return -ENOMEM;
 	e->k = make_key(kind, key);
 	e->bytes = bytes;
+	e->owner = owner;
 	e->dev = dev;
 	struct charge_entry *old = NULL;
 	pthread_mutex_lock(&m->lock);
@@ -427,6 +476,28 @@ int ledger_map_take(struct ledger_map *m, enum charge_kind kind, uint64_t key,
 	*dev = e->dev;
 	free(e);
 	return 0;
+}
+
+uint64_t ledger_map_take_owner(struct ledger_map *m, uint64_t owner, uint64_t *bytes_by_dev,
+			       unsigned ndev)
+{
+	uint64_t n = 0;
+	struct charge_entry *e, *tmp;
+	if (owner == 0)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	HASH_ITER(hh, m->head, e, tmp) {
+		if (e->owner != owner)
+			continue;
+		HASH_DEL(m->head, e);
+		m->entries--;
+		if (e->dev >= 0 && (unsigned)e->dev < ndev)
+			bytes_by_dev[e->dev] = size_add_sat(bytes_by_dev[e->dev], e->bytes);
+		free(e);
+		n++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 uint64_t ledger_map_count(struct ledger_map *m)

@@ -23,6 +23,11 @@
  * (no device has that much memory, and sums must not overflow). */
 #define LEDGER_BYTES_MAX (UINT64_C(1) << 56)
 
+/* The cap a member declares when its CUSLICE_MEM_LIMIT could not be read:
+ * one byte, so that its whole group refuses every allocation (a cap is never
+ * lifted silently) while the smallest-cap rule stays the only rule. */
+#define LEDGER_CAP_REFUSE_ALL UINT64_C(1)
+
 /* How often a reservation that lost a race with a concurrent one is retried
  * before it is refused. */
 #define LEDGER_RETRIES 64
@@ -62,6 +67,13 @@ int ledger_group_usage(const struct cs_file *f, unsigned slot, uint64_t *used, u
  * process declaring declared_cap. Returns 0. */
 int ledger_group_usage_by_name(const struct cs_file *f, const char *group,
 			       uint64_t declared_cap, uint64_t *used, uint64_t *cap);
+
+/* Explains why `want` bytes do not fit for the member in slot, in one
+ * sentence for a log line: its group, what the group holds of its cap, and
+ * the member of the group (pid as the member sees itself, slot, group) that
+ * holds the most. Returns 0, or -EINVAL for a bad slot, a NULL file or an
+ * empty buffer (out unchanged). */
+int ledger_explain(const struct cs_file *f, unsigned slot, uint64_t want, char *out, size_t len);
 
 /* Returns every byte charged to the member in slot (it died or left). */
 void ledger_forget(struct cs_file *f, unsigned slot);
@@ -107,6 +119,19 @@ struct ledger_map {
  * until the process leaves, which can only under-use the cap). */
 int ledger_map_put(struct ledger_map *m, enum charge_kind kind, uint64_t key, uint64_t bytes,
 		   int dev, uint64_t *old_bytes, int *old_dev);
+
+/* As ledger_map_put, recording also an owner (a context handle) whose end
+ * frees the allocation: ledger_map_take_owner() gives such records back
+ * together. owner 0 = none. */
+int ledger_map_put_owned(struct ledger_map *m, enum charge_kind kind, uint64_t key,
+			 uint64_t bytes, int dev, uint64_t owner, uint64_t *old_bytes, int *old_dev);
+
+/* Removes every record of owner (its context was destroyed or reset, and
+ * the driver freed what was allocated in it) and adds their bytes into
+ * bytes_by_dev[dev] (records of a device >= ndev are dropped uncounted).
+ * Returns how many records were removed; 0 for owner 0. */
+uint64_t ledger_map_take_owner(struct ledger_map *m, uint64_t owner, uint64_t *bytes_by_dev,
+			       unsigned ndev);
 
 /* Removes the record of (kind, key) and returns its bytes and device.
  * Returns 0, or -ENOENT when the key was never charged (outputs unchanged). */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,7 +15,11 @@ enum { LOG_LINE_MAX = 512, LOG_MESSAGES_MAX = 1000 };
 static _Atomic int log_level = LOG_OFF;
 static int log_fd = STDERR_FILENO;
 static _Atomic unsigned log_count;
+static _Atomic int log_unisolated_said;
+/* The last error, written and read under last_lock (errors are rare and
+ * never on a hot path). */
 static char log_last_error[LOG_LINE_MAX];
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "off", [LOG_ERROR] = "error", [LOG_WARN] = "warning",
@@ -49,27 +54,32 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* Formats "cuslice[pid]: <level>: <text>\n" into line; returns its length
+ * and the offset of the text in *text_off. */
+static size_t format_line(char *line, size_t size, enum log_level level, int *text_off,
+			  const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX];
-	int saved_errno = errno;
-	int off = snprintf(line, sizeof(line), "cuslice[%d]: %s: ", (int)getpid(), level_names[level]);
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
-	va_end(ap);
+	int off = snprintf(line, size, "cuslice[%d]: %s: ", (int)getpid(), level_names[level]);
+	int n = vsnprintf(line + off, size - (size_t)off - 1, fmt, ap);
 	size_t len = (size_t)off + (n < 0 ? 0 : (size_t)n);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	if (len > size - 2)
+		len = size - 2;
 	line[len++] = '\n';
 	line[len] = '\0';
+	*text_off = off;
+	return len;
+}
 
-	if (level == LOG_ERROR) {
-		strncpy(log_last_error, line + off, sizeof(log_last_error) - 1);
-		log_last_error[strcspn(log_last_error, "\n")] = '\0';
-	}
-	if (!log_enabled(level))
-		goto out;
+static void remember_error(const char *text)
+{
+	pthread_mutex_lock(&last_lock);
+	strncpy(log_last_error, text, sizeof(log_last_error) - 1);
+	log_last_error[strcspn(log_last_error, "\n")] = '\0';
+	pthread_mutex_unlock(&last_lock);
+}
+
+static void write_counted(const char *line, size_t len)
+{
 	unsigned count = atomic_fetch_add(&log_count, 1);
 	if (count < LOG_MESSAGES_MAX) {
 		write_all(log_fd, line, len);
@@ -77,8 +87,49 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		static const char cap[] = "cuslice: further messages suppressed\n";
 		write_all(log_fd, cap, sizeof(cap) - 1);
 	}
-out:
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level != LOG_ERROR && !log_enabled(level))
+		return;
+	char line[LOG_LINE_MAX];
+	int saved_errno = errno, off;
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = format_line(line, sizeof(line), level, &off, fmt, ap);
+	va_end(ap);
+	if (level == LOG_ERROR)
+		remember_error(line + off);
+	if (log_enabled(level))
+		write_counted(line, len);
 	errno = saved_errno;
+}
+
+void log_unisolated(const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	int saved_errno = errno, off;
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = format_line(line, sizeof(line), LOG_ERROR, &off, fmt, ap);
+	va_end(ap);
+	remember_error(line + off);
+	if (log_enabled(LOG_ERROR))
+		write_counted(line, len);
+	else if (atomic_exchange(&log_unisolated_said, 1) == 0)
+		write_all(log_fd, line, len);
+	errno = saved_errno;
+}
+
+void log_last_copy(char *out, unsigned long len)
+{
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&last_lock);
+	strncpy(out, log_last_error, len - 1);
+	pthread_mutex_unlock(&last_lock);
+	out[len - 1] = '\0';
 }
 
 const char *log_last(void)
@@ -88,6 +139,9 @@ const char *log_last(void)
 
 void log_reset_after_fork(void)
 {
+	/* Another thread may have held the lock at the fork. */
+	pthread_mutex_init(&last_lock, NULL);
 	atomic_store(&log_count, 0);
+	atomic_store(&log_unisolated_said, 0);
 	log_last_error[0] = '\0';
 }

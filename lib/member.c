@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static int slot_lock(const struct gpufile *g, unsigned slot, int cmd, short type, off_t extra,
 		     struct flock *out)
 {
@@ -67,29 +69,34 @@ int member_same_group(const struct cs_member *a, const struct cs_member *b)
 	return strncmp(a->group, b->group, sizeof(a->group)) == 0;
 }
 
-static uint64_t now_unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Resets every field but state, then fills the identity. */
 static void fill_slot(struct cs_member *m, const struct member_info *info)
 {
 	size_t skip = sizeof(m->state);
 	memset((char *)m + skip, 0, sizeof(*m) - skip);
 	m->pid = (uint32_t)getpid();
-	m->join_unix_ns = now_unix_ns();
+	m->join_unix_ns = clock_ns(CLOCK_REALTIME);
 	if (getrandom(&m->key, sizeof(m->key), GRND_NONBLOCK) != (ssize_t)sizeof(m->key))
 		m->key = m->join_unix_ns ^ ((uint64_t)m->pid << 32);
 	m->weight = info->weight;
 	m->priority = info->priority;
 	m->ordinal = info->ordinal;
+	m->abi_minor = CS_ABI_MINOR;
 	m->declared_cap = info->declared_cap;
 	const char *group = info->group != NULL ? info->group : "";
 	strncpy(m->group, group, sizeof(m->group) - 1);
 	m->group_hash = member_group_hash(m->group);
+	if (info->note != NULL)
+		strncpy(m->note, info->note, sizeof(m->note) - 1);
+	m->bad_vars = info->bad_vars;
+	m->card_total = info->card_total;
+	m->src_mem = info->src_mem;
+	m->src_weight = info->src_weight;
+	m->src_priority = info->src_priority;
+	if (info->pod_name != NULL)
+		strncpy(m->pod_name, info->pod_name, sizeof(m->pod_name) - 1);
+	if (info->pod_namespace != NULL)
+		strncpy(m->pod_namespace, info->pod_namespace, sizeof(m->pod_namespace) - 1);
 }
 
 int member_join(struct gpufile *g, const struct member_info *info, member_cleaner *clean,

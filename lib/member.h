@@ -18,6 +18,12 @@ struct member_info {
 	int32_t ordinal;
 	uint64_t declared_cap;
 	const char *group;      /* "" or NULL = alone */
+	const char *note;       /* the last problem to publish, or NULL */
+	uint32_t bad_vars;      /* config.h: the variables that held bad values */
+	uint64_t card_total;    /* 0 = unknown */
+	uint8_t src_mem, src_weight, src_priority; /* enum config_source + 1, 0 = unknown */
+	const char *pod_name;   /* NULL or "" = unknown */
+	const char *pod_namespace;
 };
 
 /* Called with the slot lock held to return a dead member's resources
@@ -25,7 +31,8 @@ struct member_info {
 typedef void member_cleaner(struct gpufile *g, unsigned slot, void *arg);
 
 /* Joins: takes a free slot (reaping a dead member's slot through clean) and
- * publishes info in it. Returns 0 and the slot in *slot, -ENOSPC when every
+ * publishes info in it (written before the slot becomes ACTIVE, so a
+ * reader that sees it ACTIVE sees all of it). Returns 0 and the slot in *slot, -ENOSPC when every
  * slot is held by a live member, or another negative errno. */
 int member_join(struct gpufile *g, const struct member_info *info, member_cleaner *clean,
 		void *arg, unsigned *slot);

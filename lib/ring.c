@@ -73,20 +73,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "member.h"
 #include "ring_internal.h"
 
 uint64_t ring_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 void ring_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
 {
-	struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+	struct timespec ts = clock_ts(timeout_ns);
 	syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
@@ -98,7 +97,7 @@ void ring_futex_bump(_Atomic uint32_t *word)
 
 void ring_sleep_ns(uint64_t ns)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	struct timespec ts = clock_ts(ns);
 	nanosleep(&ts, NULL);
 }
 

@@ -7,8 +7,9 @@
  * A per-member agent thread owns the slice clock: it closes the gate,
  * drains, and hands the token on.
  *
- * lib/ knows nothing of CUDA: draining and periodic housekeeping are
- * callbacks (struct ring_ops) supplied by the hooks.
+ * The ring knows nothing of CUDA: draining is a callback (struct ring_ops)
+ * supplied by the launch gate (gate.c). The agent also reaps dead members
+ * of the file (reap.h) about every 200 ms.
  */
 #ifndef CUSLICE_RING_H
 #define CUSLICE_RING_H
@@ -41,8 +42,6 @@ struct ring_ops {
 	 * Runs on the member's drainer thread; may block for long. 0 or a
 	 * negative errno. */
 	int (*drain)(void *arg);
-	/* Called by the agent about every 200 ms (reaping dead members). */
-	void (*periodic)(void *arg);
 	/* Called first on each thread the ring starts (agent, drainer). */
 	void (*thread_init)(void *arg);
 	void *arg;
@@ -122,6 +121,12 @@ static inline int ring_enter_fast(struct ring_member *m)
 		return 1;
 	atomic_fetch_sub(&m->inflight, 1);
 	return 0;
+}
+
+/* Nonzero once ring_member_stop() has begun: a drain should give up. */
+static inline int ring_stopping(const struct ring_member *m)
+{
+	return atomic_load(&m->stop);
 }
 
 /* Slow path: waits until this member holds the token with its gate open,

@@ -12,7 +12,7 @@
 #define US (UINT64_C(1000))
 #define NO_TOKEN UINT64_MAX
 
-enum { HIGH_WINDOW_NS = 1000 * 1000 * 1000 };
+#define HIGH_WINDOW_NS CS_HIGH_WINDOW_NS /* layout.h */
 
 /* Sleeps on a futex word in the shared file while it still holds seen. */
 void ring_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);

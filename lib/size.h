@@ -19,4 +19,17 @@ int uint_parse(const char *text, uint64_t min, uint64_t max, uint64_t *out);
  * Returns buf. */
 char *size_format(uint64_t bytes, char *buf, unsigned len);
 
+/* a + b and a * b, saturating at UINT64_MAX instead of wrapping. */
+static inline uint64_t size_add_sat(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static inline uint64_t size_mul_sat(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 #endif

@@ -14,15 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "member.h"
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void copy_text(char *dst, const char *src, size_t size)
 {
@@ -139,6 +133,13 @@ static int copy_member(const struct cs_member *m, unsigned slot, struct snap_mem
 		out->declared_cap = m->declared_cap;
 		copy_text(out->group, m->group, sizeof(out->group));
 		copy_text(out->note, m->note, sizeof(out->note));
+		out->bad_vars = m->bad_vars;
+		out->src_mem = m->src_mem;
+		out->src_weight = m->src_weight;
+		out->src_priority = m->src_priority;
+		out->card_total = m->card_total;
+		copy_text(out->pod_name, m->pod_name, sizeof(out->pod_name));
+		copy_text(out->pod_namespace, m->pod_namespace, sizeof(out->pod_namespace));
 		out->launches = atomic_load_explicit(&m->launches, memory_order_relaxed);
 		out->held_ns = atomic_load_explicit(&m->held_ns, memory_order_relaxed);
 		out->waited_ns = atomic_load_explicit(&m->waited_ns, memory_order_relaxed);
@@ -240,6 +241,24 @@ static void derive_groups(struct snap_gpu *s)
 	}
 }
 
+/* The card's memory (the largest any live member's driver reported) and
+ * the sum of the caps in force: each named group's once, each lone
+ * member's own. */
+static void derive_memory(struct snap_gpu *s)
+{
+	for (unsigned i = 0; i < s->ngroups; i++)
+		s->caps_sum += s->groups[i].cap;
+	for (unsigned i = 0; i < s->nmembers; i++) {
+		const struct snap_member *m = &s->members[i];
+		if (!m->alive)
+			continue;
+		if (m->card_total > s->card_total)
+			s->card_total = m->card_total;
+		if (m->group_index < 0)
+			s->caps_sum += m->declared_cap;
+	}
+}
+
 static int cmp_int32(const void *a, const void *b)
 {
 	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -277,8 +296,8 @@ static void read_ring(const struct cs_ring *r, struct snap_gpu *s)
 	uint64_t used = atomic_load(&r->high_window_used_ns);
 	/* The window in progress, or the one that just ended; older is 0. */
 	if (start != 0 && s->taken_mono_ns >= start &&
-	    s->taken_mono_ns - start < 2 * SNAP_HIGH_WINDOW_NS)
-		s->high_share = clamp01((double)used / (double)SNAP_HIGH_WINDOW_NS);
+	    s->taken_mono_ns - start < 2 * CS_HIGH_WINDOW_NS)
+		s->high_share = clamp01((double)used / (double)CS_HIGH_WINDOW_NS);
 }
 
 static enum snap_state state_of(const struct cs_member *m, const struct snap_member *s,
@@ -299,6 +318,9 @@ int snapshot_take_at(const struct gpufile *g, uint64_t now_mono_ns, uint64_t now
 	memset(s, 0, sizeof(*s));
 	if (g == NULL || g->map == NULL)
 		return -EINVAL;
+	int err = gpufile_refresh(g, NULL, 0);
+	if (err != 0)
+		return err;
 	const struct cs_file *f = g->map;
 	copy_text(s->path, g->path, sizeof(s->path));
 	copy_text(s->uuid, f->header.uuid, sizeof(s->uuid));
@@ -322,6 +344,7 @@ int snapshot_take_at(const struct gpufile *g, uint64_t now_mono_ns, uint64_t now
 			s->ndead++;
 	}
 	derive_groups(s);
+	derive_memory(s);
 	derive_ordinals(s);
 	return 0;
 }

@@ -37,7 +37,6 @@
 #include "layout.h"
 
 #define SNAP_WINDOW_NS (UINT64_C(10) * 1000000000u)      /* "share over the last 10 s" */
-#define SNAP_HIGH_WINDOW_NS (UINT64_C(1) * 1000000000u)  /* ring.c's HIGH_WINDOW_NS */
 #define SNAP_PATH_MAX 320
 
 enum snap_state { SNAP_IDLE = 0, SNAP_WAITING, SNAP_HOLDING, SNAP_DEAD };
@@ -50,12 +49,17 @@ struct snap_member {
 	uint32_t host_pid;            /* in the reader's PID namespace, 0 unknown */
 	char group[CS_NAME_MAX];      /* "" = alone */
 	char note[CS_NOTE_MAX];
+	uint32_t bad_vars;            /* variables with bad values: config_bad_var_name() */
 	uint32_t weight;
 	uint32_t priority;            /* enum priority_class as stored */
 	int32_t ordinal;
 	uint64_t join_unix_ns;
 	uint64_t key;
 	uint64_t declared_cap;
+	uint8_t src_mem, src_weight, src_priority; /* enum config_source + 1, 0 = unknown */
+	uint64_t card_total;          /* 0 = unknown */
+	char pod_name[CS_POD_NAME_MAX];     /* "" = unknown */
+	char pod_namespace[CS_NAMESPACE_MAX];
 	uint64_t launches, held_ns, waited_ns, grants, overruns;
 	uint64_t wait_hist[CS_WAIT_BUCKETS];
 	uint64_t charged, peak, refusals, allocations;
@@ -93,6 +97,9 @@ struct snap_gpu {
 	struct snap_member members[CS_MEMBERS_MAX]; /* ACTIVE slots, by slot */
 	unsigned ngroups;
 	struct snap_group groups[CS_MEMBERS_MAX];   /* named groups, by name */
+	uint64_t card_total;          /* largest card_total of a live member, 0 unknown */
+	uint64_t caps_sum;            /* caps in force: each group's once, each lone
+	                               * live member's own */
 	unsigned nordinals;
 	int32_t ordinals[CS_MEMBERS_MAX]; /* distinct ordinals of live members, sorted */
 };
@@ -100,8 +107,10 @@ struct snap_gpu {
 /* Fills *s from the mapped file g (opened with gpufile_open_readonly or
  * gpufile_open) as of the given clocks (CLOCK_MONOTONIC and CLOCK_REALTIME
  * nanoseconds). Slots that change owner while being copied are read again,
- * and skipped after three tries. Returns 0, or -EINVAL when g is not mapped
- * (then *s is zeroed). Never writes to the file. */
+ * and skipped after three tries. A read-only opening's copy is read again
+ * first (gpufile_refresh). Returns 0, -EINVAL when g is not mapped, or
+ * -EPROTO when the file shrank or stopped being a cuslice file since it was
+ * opened (then *s is zeroed). Never writes to the file. */
 int snapshot_take_at(const struct gpufile *g, uint64_t now_mono_ns, uint64_t now_unix_ns,
 		     struct snap_gpu *s);
 

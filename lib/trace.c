@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "textfile.h"
 
 int trace_path(const char *pattern, int pid, char *out, size_t len)
 {
@@ -31,20 +33,18 @@ int trace_path(const char *pattern, int pid, char *out, size_t len)
 
 int trace_write(const char *path, const char *const *names, const uint64_t *counts, size_t n)
 {
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	FILE *f = fopen(tmp, "we");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 	if (f == NULL)
-		return -errno;
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%s %llu\n", names[i], (unsigned long long)counts[i]);
-	int err = ferror(f) ? -EIO : 0;
+	int err = ferror(f) ? -ENOMEM : 0;
 	if (fclose(f) != 0 && err == 0)
-		err = -errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = -errno;
-	if (err != 0)
-		unlink(tmp);
+		err = -ENOMEM;
+	if (err == 0)
+		err = textfile_write(path, text, len);
+	free(text);
 	return err;
 }

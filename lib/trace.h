@@ -9,8 +9,8 @@
  * -ENAMETOOLONG when it does not fit. */
 int trace_path(const char *pattern, int pid, char *out, size_t len);
 
-/* Writes one line per symbol to path, atomically (a temporary file renamed
- * into place). Returns 0 or a negative errno; on error path is untouched. */
+/* Writes one line per symbol to path, atomically (textfile.h). Returns 0
+ * or a negative errno; on error path is untouched. */
 int trace_write(const char *path, const char *const *names, const uint64_t *counts, size_t n);
 
 #endif

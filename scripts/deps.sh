@@ -6,7 +6,9 @@
 # (meson option cuda-include); no GPU and no driver are needed to build.
 set -eu
 want=(meson ninja-build gcc pkg-config python3 uthash-dev check libncurses-dev
-      libmicrohttpd-dev tmux)
+      libmicrohttpd-dev tmux
+      debhelper dpkg-dev man-db groff-base   # tests/install: the .deb, the man page
+      clang libclang-rt-dev)                 # tests/fuzz: the libFuzzer harnesses
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

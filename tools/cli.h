@@ -1,8 +1,15 @@
 /* cli.h - the `cuslice` command: its subcommands and what they share.
  *
  * Every word a user can read in --help lives in one table, commands[] in
- * help.c; docs/cli.md is generated from the built binary's help
+ * commands.c; docs/cli.md is generated from the built binary's help
  * (tools/gen-cli-doc.sh), so the two cannot drift apart.
+ *
+ * Files and what they may call, so that no two lean on each other:
+ * cuslice.c (main) -> commands.c (the table, `help`) -> each subcommand's
+ * file and help.c (overview, topics) -> usage.c (usage lines, errors, the
+ * option loop), common.c (version, folder) and the readers (gpus.c,
+ * snapshot.h). A subcommand gets its own table entry as `self` and never
+ * looks the table up.
  *
  * Conventions of every subcommand: program output on stdout, messages on
  * stderr prefixed "cuslice <command>: ". Exit status 0 on success, 1 when
@@ -20,6 +27,7 @@ enum { EXIT_PROBLEM = 1, EXIT_USAGE = 2 };
 
 #define DEFAULT_DIR CUSLICE_DEFAULT_DIR
 
+/* common.c */
 extern const char cli_version[]; /* "0.1.0" */
 
 struct cli_option {
@@ -33,16 +41,26 @@ struct cli_command {
 	const char *summary;   /* one line */
 	const struct cli_option *options; /* ends with { NULL, NULL } */
 	const char *details;   /* paragraphs after the options, may be NULL */
-	int (*main)(int argc, char **argv);
+	int (*main)(const struct cli_command *self, int argc, char **argv);
+	int own_help;          /* --help after the options is an operand's (run) */
 };
 
-/* help.c */
+/* commands.c: the table, ending with an entry whose name is NULL. */
 const struct cli_command *cli_commands(void);
+/* The entry of a command, or NULL. */
 const struct cli_command *cli_find(const char *name);
-void cli_usage(FILE *out, const struct cli_command *c);
-void cli_overview(FILE *out);
+
+/* help.c */
+void cli_overview(FILE *out, const struct cli_command *commands);
 /* A topic of `cuslice help TOPIC`; returns nonzero when it exists. */
 int cli_topic(FILE *out, const char *topic);
+
+/* usage.c */
+/* Writes text wrapped at width, every line indented by indent; the cursor
+ * is at first_col. */
+void cli_wrap(FILE *out, const char *text, int indent, int first_col, int width);
+/* The usage line, the options and the details of c. */
+void cli_usage(FILE *out, const struct cli_command *c);
 /* Reports a usage error for command c and returns EXIT_USAGE. */
 int cli_usage_error(const struct cli_command *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -55,16 +73,30 @@ int cli_no_operands(const struct cli_command *c, int argc, char **argv);
 /* Handles "--help" in argv; returns 1 when help was printed. */
 int cli_wants_help(const struct cli_command *c, int argc, char **argv);
 
-/* Subcommands. */
-int cmd_run(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_top(int argc, char **argv);
-int cmd_metrics(int argc, char **argv);
-int cmd_doctor(int argc, char **argv);
-int cmd_help(int argc, char **argv);
+struct option;
+/* Called for each option found: opt is its val in longopts, value its
+ * argument or NULL. Returns 0, or an exit status that ends the parse (after
+ * reporting a usage error: cli_usage_error). */
+typedef int cli_option_fn(const struct cli_command *c, int opt, const char *value, void *arg);
 
-/* The folder of the per-GPU files: --dir, else CUSLICE_DIR, else the
- * default. Writes it to out. */
+/* The option loop of a subcommand that takes no operands: getopt_long over
+ * argv with longopts, on() for each option. Returns 0, or the exit status
+ * of the first usage error (a bad option, a missing value, what on()
+ * refused, a leftover operand), already reported. */
+int cli_options(const struct cli_command *c, int argc, char **argv, const struct option *longopts,
+		cli_option_fn *on, void *arg);
+
+/* Subcommands: self is the command's own entry. */
+int cmd_run(const struct cli_command *self, int argc, char **argv);
+int cmd_status(const struct cli_command *self, int argc, char **argv);
+int cmd_top(const struct cli_command *self, int argc, char **argv);
+int cmd_metrics(const struct cli_command *self, int argc, char **argv);
+int cmd_doctor(const struct cli_command *self, int argc, char **argv);
+int cmd_policy(const struct cli_command *self, int argc, char **argv);
+
+/* common.c: the folder of the per-GPU files: --dir, else CUSLICE_DIR, else the
+ * default. Writes it to out. Exits with EXIT_USAGE and a message when
+ * CUSLICE_DIR is set but not usable (never the default folder instead). */
 void cli_dir(const char *option, char *out, size_t len);
 
 /* libpath.c: the libcuslice.so to preload. Returns 0 with its absolute
@@ -104,7 +136,7 @@ char *fmt_wait(uint64_t upper_us, char *buf, unsigned len);
 /* The configured guard of high-priority members, from this environment. */
 unsigned cli_high_guard(void);
 
-/* metrics.c: the exposition text for a set. Returns malloc'ed text. */
+/* exposition.c: the exposition text for a set. Returns malloc'ed text. */
 char *metrics_render(const struct gpu_set *set, size_t *len);
 /* http.c or http_none.c: serves metrics_render() at /metrics. */
 int http_serve(const char *listen, const char *dir);

@@ -4,14 +4,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config.h"
-
-/* meson's project version; the public header's where meson gave none. */
-#ifdef CUSLICE_PROJECT_VERSION
-const char cli_version[] = CUSLICE_PROJECT_VERSION;
-#else
-const char cli_version[] = CUSLICE_VERSION;
-#endif
 
 /* `cuslice __probe`: the child `cuslice doctor` runs under LD_PRELOAD. It
  * says where the driver's launch symbol resolves; the library's trace file,
@@ -27,21 +19,10 @@ static int cmd_probe(void)
 	return 0;
 }
 
-void cli_dir(const char *option, char *out, size_t len)
-{
-	if (option != NULL && option[0] != '\0') {
-		snprintf(out, len, "%s", option);
-		return;
-	}
-	struct cs_config cfg;
-	config_load_env(&cfg); /* the library's own reading of CUSLICE_DIR */
-	snprintf(out, len, "%s", cfg.dir);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		cli_overview(stderr);
+		cli_overview(stderr, cli_commands());
 		return EXIT_USAGE;
 	}
 	const char *name = argv[1];
@@ -50,7 +31,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-		cli_overview(stdout);
+		cli_overview(stdout, cli_commands());
 		return 0;
 	}
 	if (strcmp(name, "__probe") == 0)
@@ -67,5 +48,5 @@ int main(int argc, char **argv)
 	}
 	if (cli_wants_help(c, argc - 1, argv + 1))
 		return 0;
-	return c->main(argc - 1, argv + 1);
+	return c->main(c, argc - 1, argv + 1);
 }

@@ -292,6 +292,16 @@ static int check_dir(struct doctor *d, const char *dir)
 		say(d, FAIL, fix, "folder: %s is not a folder", dir);
 		return -1;
 	}
+	/* The library's own checks: link, owner, sticky bit. */
+	char why[PATH_MAX + 400];
+	int dfd = gpufile_open_dir(dir, &st, why, sizeof(why));
+	if (dfd < 0) {
+		snprintf(fix, sizeof(fix), "the library refuses this folder and every process runs "
+					   "unthrottled: fix what the message names");
+		say(d, FAIL, fix, "folder: the per-GPU files %s", why);
+		return -1;
+	}
+	close(dfd);
 	char probe[PATH_MAX];
 	snprintf(probe, sizeof(probe), "%s/.cuslice-doctor-XXXXXX", dir);
 	int fd = mkstemp(probe);
@@ -410,24 +420,22 @@ static void check_files(struct doctor *d, const char *dir)
 	check_leftovers(d, dir);
 }
 
-int cmd_doctor(int argc, char **argv)
+static int doctor_option(const struct cli_command *c, int opt, const char *value, void *arg)
 {
-	const struct cli_command *self = cli_find("doctor");
+	*(const char **)arg = value; /* --dir, the only option */
+	return 0;
+}
+
+int cmd_doctor(const struct cli_command *self, int argc, char **argv)
+{
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir_opt = NULL;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		if (c == 'd')
-			dir_opt = optarg;
-		else
-			return cli_option_error(self, c, argv);
-	}
-	if (cli_no_operands(self, argc, argv) != 0)
-		return EXIT_USAGE;
+	int rc = cli_options(self, argc, argv, longopts, doctor_option, &dir_opt);
+	if (rc != 0)
+		return rc;
 	char dir[256];
 	cli_dir(dir_opt, dir, sizeof(dir));
 	struct doctor d = { 0, 0 };

@@ -1,5 +1,6 @@
 /* gpus.c - snapshots of every per-GPU file of a folder; see cli.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,23 @@ static int add_error(struct gpu_set *set, const char *path, const char *reason)
 	snprintf(e->path, sizeof(e->path), "%s", path);
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	return 0;
+}
+
+/* A file whose header names another GPU than its name: the library never
+ * opens it for either GPU (it looks for each at the name of its UUID), so
+ * its contents would mislead. */
+static int misnamed(const struct gpufile *g, const char *path, char *why, size_t len)
+{
+	char expect[SNAP_PATH_MAX];
+	const char *base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	if (gpufile_name("", g->map->header.uuid, expect, sizeof(expect)) != 0)
+		return 0;
+	if (strcmp(base, expect + 1) == 0) /* expect is "/gpu-….shm" */
+		return 0;
+	snprintf(why, len, "is for GPU %.64s, not the GPU its name says (no process of "
+		 "either GPU opens it)", g->map->header.uuid);
+	return 1;
 }
 
 int gpus_read(struct gpu_set *set, const char *dir)
@@ -43,7 +61,17 @@ int gpus_read(struct gpu_set *set, const char *dir)
 			add_error(set, files.paths[i], why);
 			continue;
 		}
-		snapshot_take(&g, &set->gpus[set->n]);
+		if (misnamed(&g, files.paths[i], why, sizeof(why))) {
+			add_error(set, files.paths[i], why);
+			gpufile_close(&g);
+			continue;
+		}
+		if (snapshot_take(&g, &set->gpus[set->n]) != 0) {
+			add_error(set, files.paths[i], "changed while being read: it was truncated "
+				  "or overwritten (a member may have repaired it since)");
+			gpufile_close(&g);
+			continue;
+		}
 		set->handoff_rate[set->n] = -1;
 		set->n++;
 		gpufile_close(&g);

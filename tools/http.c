@@ -48,6 +48,18 @@ static mhd_result answer_text(struct MHD_Connection *conn, unsigned status, cons
 			    : MHD_NO;
 }
 
+/* For probes: 200 while the folder can be read (the per-GPU files in it
+ * may be corrupt: metrics report those), 503 when it cannot. */
+static mhd_result answer_health(struct MHD_Connection *conn, const char *dir)
+{
+	struct gpu_set set;
+	if (gpus_read(&set, dir) != 0)
+		return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "cannot read the cuslice folder\n");
+	gpus_free(&set);
+	return answer_text(conn, MHD_HTTP_OK, "ok\n");
+}
+
 static mhd_result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			 const char *method, const char *version, const char *upload_data,
 			 size_t *upload_data_size, void **con_cls)
@@ -58,6 +70,8 @@ static mhd_result answer(void *cls, struct MHD_Connection *conn, const char *url
 		return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET /metrics\n");
 	if (strcmp(url, "/") == 0)
 		return answer_text(conn, MHD_HTTP_OK, "cuslice metrics: see /metrics\n");
+	if (strcmp(url, "/healthz") == 0)
+		return answer_health(conn, dir);
 	if (strcmp(url, "/metrics") != 0)
 		return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 	struct gpu_set set;

@@ -126,9 +126,9 @@ static int exec_command(char **argv)
 	return 126;
 }
 
-static int parse(int argc, char **argv, struct setting *set, unsigned cap, unsigned *n)
+static int parse(const struct cli_command *self, int argc, char **argv, struct setting *set,
+		 unsigned cap, unsigned *n)
 {
-	const struct cli_command *self = cli_find("run");
 	static const struct option longopts[] = {
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "group", required_argument, NULL, OPT_GROUP },
@@ -166,12 +166,11 @@ static int parse(int argc, char **argv, struct setting *set, unsigned cap, unsig
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(const struct cli_command *self, int argc, char **argv)
 {
-	const struct cli_command *self = cli_find("run");
 	struct setting set[16 * N_OPTIONS];
 	unsigned n = 0;
-	int err = parse(argc, argv, set, sizeof(set) / sizeof(set[0]), &n);
+	int err = parse(self, argc, argv, set, sizeof(set) / sizeof(set[0]), &n);
 	if (err != 0)
 		return err < 0 ? 0 : err;
 	char trace_buf[2 * PATH_MAX];

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "policy.h"
 #include "config.h"
 #include "json.h"
 #include "size.h"
@@ -157,6 +158,26 @@ static void member_memory_rows(const struct snap_gpu *g)
 	}
 }
 
+static const char *source_name(uint8_t src)
+{
+	return src == 0 ? "-" : policy_source_name(src - 1);
+}
+
+/* Where each member's cap, weight and priority came from, and its pod. */
+static void member_setting_rows(const struct snap_gpu *g)
+{
+	row("%4s %7s  %-8s %-8s %-8s  %s", "SLOT", "PID", "CAP-FROM", "W-FROM", "PRIO-FROM",
+	    "POD");
+	for (unsigned i = 0; i < g->nmembers; i++) {
+		const struct snap_member *m = &g->members[i];
+		char pod[56];
+		snprintf(pod, sizeof(pod), "%s%s%s", m->pod_namespace,
+			 m->pod_namespace[0] ? "/" : "", m->pod_name[0] ? m->pod_name : "-");
+		row("%4u %7u  %-8s %-8s %-8s  %s", m->slot, m->pid, source_name(m->src_mem),
+		    source_name(m->src_weight), source_name(m->src_priority), pod);
+	}
+}
+
 static void group_rows(const struct snap_gpu *g)
 {
 	if (g->ngroups == 0)
@@ -199,10 +220,16 @@ static void print_gpu(const struct snap_gpu *g, double rate)
 	member_time_rows(g);
 	row("%s", "");
 	member_memory_rows(g);
+	row("%s", "");
+	member_setting_rows(g);
 	group_rows(g);
 	for (unsigned i = 0; i < g->nmembers; i++) {
-		if (g->members[i].note[0] != '\0')
-			row("Slot %u says: %s", g->members[i].slot, g->members[i].note);
+		char names[400];
+		const struct snap_member *m = &g->members[i];
+		if (config_bad_vars_text(m->bad_vars, names, sizeof(names)) > 0)
+			row("Slot %u has bad values in: %s", m->slot, names);
+		if (m->note[0] != '\0')
+			row("Slot %u says: %s", m->slot, m->note);
 	}
 }
 
@@ -236,6 +263,14 @@ static void json_cap(struct json *j, const char *key, uint64_t cap)
 {
 	if (cap != 0)
 		json_u64(j, key, cap);
+	else
+		json_null(j, key);
+}
+
+static void json_source(struct json *j, const char *key, uint8_t src)
+{
+	if (src != 0)
+		json_str(j, key, policy_source_name(src - 1));
 	else
 		json_null(j, key);
 }
@@ -282,7 +317,26 @@ static void json_member(struct json *j, const struct snap_member *m)
 	json_u64(j, "oom_refusals", m->refusals);
 	json_u64(j, "allocations", m->allocations);
 	json_object_end(j);
+	json_object(j, "sources");
+	json_source(j, "memory", m->src_mem);
+	json_source(j, "weight", m->src_weight);
+	json_source(j, "priority", m->src_priority);
+	json_object_end(j);
+	if (m->pod_name[0] != '\0') {
+		json_object(j, "pod");
+		json_str(j, "namespace", m->pod_namespace);
+		json_str(j, "name", m->pod_name);
+		json_object_end(j);
+	} else {
+		json_null(j, "pod");
+	}
 	json_str(j, "note", m->note);
+	json_array(j, "bad_variables");
+	for (unsigned bit = 0; bit < 32; bit++) {
+		if (m->bad_vars & (UINT32_C(1) << bit))
+			json_str(j, NULL, config_bad_var_name(bit));
+	}
+	json_array_end(j);
 	json_object_end(j);
 }
 
@@ -406,30 +460,35 @@ static int read_twice(struct gpu_set *set, const char *dir)
 	return err;
 }
 
-int cmd_status(int argc, char **argv)
+struct status_opts {
+	int as_json;
+	const char *dir;
+};
+
+static int status_option(const struct cli_command *c, int opt, const char *value, void *arg)
 {
-	const struct cli_command *self = cli_find("status");
+	struct status_opts *o = arg;
+	if (opt == 'j')
+		o->as_json = 1;
+	else
+		o->dir = value;
+	return 0;
+}
+
+int cmd_status(const struct cli_command *self, int argc, char **argv)
+{
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int as_json = 0;
-	const char *dir_opt = NULL;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		if (c == 'j')
-			as_json = 1;
-		else if (c == 'd')
-			dir_opt = optarg;
-		else
-			return cli_option_error(self, c, argv);
-	}
-	if (cli_no_operands(self, argc, argv) != 0)
-		return EXIT_USAGE;
+	struct status_opts o = { 0, NULL };
+	int rc = cli_options(self, argc, argv, longopts, status_option, &o);
+	if (rc != 0)
+		return rc;
+	int as_json = o.as_json;
 	char dir[256];
-	cli_dir(dir_opt, dir, sizeof(dir));
+	cli_dir(o.dir, dir, sizeof(dir));
 
 	struct gpu_set set;
 	int err = read_twice(&set, dir);
@@ -451,7 +510,7 @@ int cmd_status(int argc, char **argv)
 	else
 		print_table(&set);
 	gpus_report_errors(&set, "status");
-	int rc = set.nerrors ? EXIT_PROBLEM : 0;
+	rc = set.nerrors ? EXIT_PROBLEM : 0;
 	gpus_free(&set);
 	return rc;
 }

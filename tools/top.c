@@ -192,33 +192,39 @@ static void loop(const char *dir, double interval)
 		gpus_free(&prev);
 }
 
-int cmd_top(int argc, char **argv)
+struct top_opts {
+	const char *dir;
+	double interval;
+};
+
+static int top_option(const struct cli_command *c, int opt, const char *value, void *arg)
 {
-	const struct cli_command *self = cli_find("top");
+	struct top_opts *o = arg;
+	char *end;
+	if (opt == 'd') {
+		o->dir = value;
+		return 0;
+	}
+	o->interval = strtod(value, &end);
+	if (*end != '\0' || !(o->interval >= 0.1 && o->interval <= 60))
+		return cli_usage_error(c, "--interval '%s' is not valid: expected seconds, 0.1..60",
+				       value);
+	return 0;
+}
+
+int cmd_top(const struct cli_command *self, int argc, char **argv)
+{
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir_opt = NULL;
-	double interval = 1.0;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		char *end;
-		if (c == 'd') {
-			dir_opt = optarg;
-		} else if (c == 'i') {
-			interval = strtod(optarg, &end);
-			if (*end != '\0' || !(interval >= 0.1 && interval <= 60))
-				return cli_usage_error(self, "--interval '%s' is not valid: expected "
-							     "seconds, 0.1..60", optarg);
-		} else {
-			return cli_option_error(self, c, argv);
-		}
-	}
-	if (cli_no_operands(self, argc, argv) != 0)
-		return EXIT_USAGE;
+	struct top_opts o = { NULL, 1.0 };
+	int rc = cli_options(self, argc, argv, longopts, top_option, &o);
+	if (rc != 0)
+		return rc;
+	const char *dir_opt = o.dir;
+	double interval = o.interval;
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "cuslice top: needs a terminal; 'cuslice status' prints one "
 				"snapshot anywhere\n");

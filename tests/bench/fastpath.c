@@ -60,7 +60,7 @@ int main(void)
 		return 1;
 	}
 	struct ring_config cfg = { 20000000, 1000000000, 1000000000, 1, PRIORITY_NORMAL, 50 };
-	struct ring_ops ops = { no_drain, NULL, NULL, NULL };
+	struct ring_ops ops = { .drain = no_drain };
 	static struct ring_member m;
 	if (ring_member_start(&m, &g, slot, &cfg, &ops) != 0)
 		return 1;

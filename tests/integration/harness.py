@@ -5,10 +5,12 @@ Every test gets a Sandbox: a fresh temporary folder with its own CUSLICE_DIR
 so tests never see each other's state. meson passes the paths of the built
 library and simulator in CUSLICE_LIB, SIMCUDA_LIBDIR and SIMCUDA_STAT.
 
-main(globals()) runs every test_* function of the calling script, prints one
-line per test and a closing 'N passed, M failed' line, and exits non-zero if
-anything failed.
+main(globals()) runs every test_* function of the calling script and
+reports in TAP (see main), closing with a '# N passed, M failed' comment; it
+exits non-zero if anything failed. Each test script is one meson test with
+protocol: 'tap', so meson names each failing test function.
 """
+import io
 import os
 import shutil
 import subprocess
@@ -140,6 +142,77 @@ def overlap_ns(kernels):
     return total
 
 
+def ring_files(box):
+    """The per-GPU files of a sandbox, sorted (one per simulated GPU used)."""
+    if not os.path.isdir(box.cuslice_dir):
+        return []
+    return sorted(os.path.join(box.cuslice_dir, f) for f in os.listdir(box.cuslice_dir)
+                  if f.startswith("gpu-") and f.endswith(".shm"))
+
+
+def ring_state(path):
+    """The ring's own accounting in a per-GPU file (ringdump): {"ring": {...},
+    "members": {pid: {...}}}; numbers as ints. A member's fields stay in its
+    slot after it exits, so this is read once every process has finished."""
+    p = subprocess.run([program("ringdump"), path], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, (path, p.stdout, p.stderr)
+    state = {"ring": {}, "members": {}}
+    for line in p.stdout.splitlines():
+        words = line.split()
+        fields = {}
+        if words[0] == "member":
+            fields["slot"] = int(words.pop(1))
+        for w in words[1:]:
+            k, _, v = w.partition("=")
+            fields[k] = int(v) if v.isdigit() else v
+        if words[0] == "ring":
+            state["ring"] = fields
+        elif words[0] == "member":
+            state["members"][fields["pid"]] = fields
+    return state
+
+
+def charged_shares(state, pids):
+    """Each member's share of the time the ring charged for contested turns:
+    weight * vtime_ns (vtime is the charge divided by the weight)."""
+    members = state["members"]
+    charged = {p: members[p]["weight"] * members[p]["vtime_ns"] for p in pids}
+    total = sum(charged.values())
+    assert total > 0, ("the ring charged nothing", state)
+    return {p: c / total for p, c in charged.items()}
+
+
+def check_exclusive(kernels, state, what=""):
+    """The ring's exclusivity, as the simulated driver saw it: kernels of two
+    different processes never run at the same time, except for work already
+    queued when the token moved without a drain: a drain that hit
+    CUSLICE_DRAIN_TIMEOUT_MS (ring overruns), a holder whose token was
+    revoked (revocations), or a holder preempted by a high member (at most
+    one per grant to a high member; ring.c lets the preempted holder's queued
+    work finish beside the high member's). Each such event may overlap by at
+    most the longest kernel. Returns the overlap in ns."""
+    over = overlap_ns(kernels)
+    high_grants = sum(m.get("grants", 0) for m in state.get("members", {}).values()
+                      if m.get("priority") == 2)
+    events = state["ring"]["overruns"] + state["ring"]["revocations"] + high_grants
+    longest = max((e - s for _, s, e in kernels), default=0)
+    assert over <= events * longest, (
+        "%s kernels of two members overlapped for %.3f ms with %d overrun, revocation or "
+        "preemption events (longest kernel %.3f ms)"
+        % (what, over / 1e6, events, longest / 1e6))
+    return over
+
+
+def figure(name, value, unit, target, meets):
+    """Reports a timing figure: never asserted (a loaded machine moves it),
+    printed with a verdict against its target. The benchmark target
+    (tests/bench/figures.py, `meson test --benchmark`) collects these lines."""
+    print("figure %s = %s %s (target %s): %s"
+          % (name, ("%.3f" % value) if isinstance(value, float) else value, unit, target,
+             "meets" if meets else "MISSES"))
+
+
 def wait_for(cond, timeout=10.0, step=0.02):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -150,21 +223,34 @@ def wait_for(cond, timeout=10.0, step=0.02):
 
 
 def main(namespace):
+    """Runs the test_* functions of namespace (or those named on the command
+    line) and reports them in TAP, which meson reads (protocol: 'tap'): a
+    plan line, 'ok N - name' or 'not ok N - name' per test, and everything
+    else (what a test prints, a failure's traceback) as '# ' comments."""
     tests = [(n, f) for n, f in sorted(namespace.items())
              if n.startswith("test_") and callable(f)]
     only = sys.argv[1:]
-    passed = failed = 0
-    for name, fn in tests:
-        if only and name not in only:
-            continue
+    tests = [(n, f) for n, f in tests if not only or n in only]
+    real_stdout = sys.stdout
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    for number, (name, fn) in enumerate(tests, 1):
         t0 = time.monotonic()
+        sys.stdout = captured = io.StringIO()
+        ok = True
         try:
             fn()
-            passed += 1
-            print("ok   %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
         except Exception:
-            failed += 1
-            print("FAIL %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed" % (passed, failed))
+            ok = False
+            traceback.print_exc(file=captured)
+        finally:
+            sys.stdout = real_stdout
+        failed += 0 if ok else 1
+        for line in captured.getvalue().splitlines():
+            print("# " + line)
+        if not ok:  # meson shows a failing test's stderr, not its TAP comments
+            sys.stderr.write("FAIL %s:\n%s\n" % (name, captured.getvalue()))
+        print("%s %d - %s" % ("ok" if ok else "not ok", number, name))
+        print("# %s took %.1fs" % (name, time.monotonic() - t0), flush=True)
+    print("# %d passed, %d failed" % (len(tests) - failed, failed))
     sys.exit(1 if failed else 0)

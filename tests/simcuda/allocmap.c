@@ -85,6 +85,18 @@ int sim_alloc_map_take(struct sim_alloc_map *map, uint64_t key, enum sim_alloc_k
     return 0;
 }
 
+int sim_alloc_map_take_owned(struct sim_alloc_map *map, uint64_t owner, struct sim_alloc *out)
+{
+    for (size_t i = 0; i < map->cap && owner != 0; i++) {
+        if (map->cells[i].kind != 0 && map->cells[i].owner == owner) {
+            *out = map->cells[i];
+            sim_map_remove_at(map, i);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 void sim_alloc_map_clear(struct sim_alloc_map *map)
 {
     free(map->cells);

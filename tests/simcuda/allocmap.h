@@ -12,6 +12,7 @@ enum sim_alloc_kind {
     SIM_ALLOC_HANDLE,      /* cuMemCreate */
     SIM_ALLOC_ARRAY,       /* cuArrayCreate, cuArray3DCreate */
     SIM_ALLOC_MIPMAP,      /* cuMipmappedArrayCreate */
+    SIM_ALLOC_GRAPH,       /* a graph memory node's allocation (graphmem.c) */
 };
 
 struct sim_alloc {
@@ -19,6 +20,9 @@ struct sim_alloc {
     uint64_t bytes;
     int32_t phys;    /* physical device charged */
     uint32_t kind;   /* enum sim_alloc_kind; 0 marks an empty cell */
+    uint64_t owner;  /* the CUcontext that frees it when destroyed, 0 for
+                      * none (stream-ordered and cuMemCreate memory); the
+                      * device ordinal + 1 for SIM_ALLOC_GRAPH */
 };
 
 struct sim_alloc_map {
@@ -34,6 +38,10 @@ int sim_alloc_map_put(struct sim_alloc_map *map, const struct sim_alloc *a);
  * (nothing changed) when the key is absent or of another kind. */
 int sim_alloc_map_take(struct sim_alloc_map *map, uint64_t key, enum sim_alloc_kind kind,
                        struct sim_alloc *out);
+
+/* Removes one entry whose owner is `owner` and copies it to *out; -ENOENT
+ * when there is none. */
+int sim_alloc_map_take_owned(struct sim_alloc_map *map, uint64_t owner, struct sim_alloc *out);
 
 /* Empties the map and frees its storage. */
 void sim_alloc_map_clear(struct sim_alloc_map *map);

@@ -5,6 +5,10 @@
  *
  * Each context charges SIMCUDA_CTX_OVERHEAD bytes of simulated memory while
  * it exists: a primary context from its first retain to its last release.
+ * Destroying a context (cuCtxDestroy, the last release or a reset of a
+ * primary) frees the allocations made in it, as the driver does: linear,
+ * pitched, managed memory and arrays, not stream-ordered or cuMemCreate
+ * memory; a primary's end also frees the device's graph memory.
  */
 #include "simcuda.h"
 
@@ -110,10 +114,48 @@ SIM_API CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev)
         rc = CUDA_ERROR_INVALID_CONTEXT;
     } else if (--ctx->retains == 0) {
         sim_stream_drop_ctx(ctx);
+        sim_mem_drop_ctx(ctx);
+        sim_graphmem_drop(dev);
         sim_mem_uncharge(dev, sim_config()->ctx_overhead);
     }
     sim_unlock();
     return rc;
+}
+
+/* Active from the first retain to the last release; flags are always 0. */
+SIM_API CUresult CUDAAPI cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags,
+                                                    int *active)
+{
+    SIM_ENTER(cuDevicePrimaryCtxGetState);
+    if (!flags || !active)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (sim_device_physical(dev) < 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    sim_lock();
+    *flags = 0;
+    *active = sim_primary[dev].retains > 0;
+    sim_unlock();
+    return CUDA_SUCCESS;
+}
+
+/* Frees what the primary context holds (streams, its allocations, the
+ * device's graph memory); it stays retained, as good as new. */
+SIM_API CUresult CUDAAPI cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+    struct CUctx_st *ctx;
+
+    SIM_ENTER(cuDevicePrimaryCtxReset_v2);
+    if (sim_device_physical(dev) < 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    sim_lock();
+    ctx = &sim_primary[dev];
+    if (ctx->retains > 0) {
+        sim_stream_drop_ctx(ctx);
+        sim_mem_drop_ctx(ctx);
+    }
+    sim_graphmem_drop(dev);
+    sim_unlock();
+    return CUDA_SUCCESS;
 }
 
 SIM_API CUresult CUDAAPI cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams,
@@ -172,6 +214,7 @@ SIM_API CUresult CUDAAPI cuCtxDestroy_v2(CUcontext ctx)
     if (found) {
         sim_stream_drop_ctx(ctx);
         sim_stack_forget(ctx);
+        sim_mem_drop_ctx(ctx);
         sim_mem_uncharge(ctx->device, sim_config()->ctx_overhead);
     }
     sim_unlock();

@@ -33,6 +33,8 @@
     X(cuDeviceGetDefaultMemPool,        cuDeviceGetDefaultMemPool,   2000, 0)   \
     X(cuDevicePrimaryCtxRetain,         cuDevicePrimaryCtxRetain,    2000, 0)   \
     X(cuDevicePrimaryCtxRelease_v2,     cuDevicePrimaryCtxRelease,  11000, 0)   \
+    X(cuDevicePrimaryCtxReset_v2,       cuDevicePrimaryCtxReset,    11000, 0)   \
+    X(cuDevicePrimaryCtxGetState,       cuDevicePrimaryCtxGetState,  7000, 0)   \
     X(cuCtxCreate_v4,                   cuCtxCreate,                12050, 0)   \
     X(cuCtxDestroy_v2,                  cuCtxDestroy,                4000, 0)   \
     X(cuCtxGetCurrent,                  cuCtxGetCurrent,             2000, 0)   \
@@ -61,6 +63,11 @@
     X(cuGraphDestroy,                   cuGraphDestroy,              2000, 0)   \
     X(cuGraphLaunch,                    cuGraphLaunch,              10000, 0)   \
     X(cuGraphLaunch_ptsz,               cuGraphLaunch,              10000, 1)   \
+    X(cuGraphAddMemAllocNode,           cuGraphAddMemAllocNode,     11040, 0)   \
+    X(cuGraphAddMemFreeNode,            cuGraphAddMemFreeNode,      11040, 0)   \
+    X(cuDeviceGraphMemTrim,             cuDeviceGraphMemTrim,       11040, 0)   \
+    X(cuDeviceGetGraphMemAttribute,     cuDeviceGetGraphMemAttribute, 11040, 0) \
+    X(cuDeviceSetGraphMemAttribute,     cuDeviceSetGraphMemAttribute, 11040, 0) \
     X(cuLaunchKernel,                   cuLaunchKernel,              4000, 0)   \
     X(cuLaunchKernel_ptsz,              cuLaunchKernel,              7000, 1)   \
     X(cuLaunchKernelEx,                 cuLaunchKernelEx,           11060, 0)   \

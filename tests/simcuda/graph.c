@@ -1,6 +1,8 @@
-/* graph.c - graphs of the simulated libcuda. A graph is only what capture
- * records: a list of kernel nodes, each a duration, run one after another
- * when an executable graph made from it is launched.
+/* graph.c - graphs of the simulated libcuda. A graph is what capture
+ * records or cuGraphAddMem*Node adds: a list of kernel nodes, each a
+ * duration, run one after another when an executable graph made from it is
+ * launched, and a list of memory nodes (graphmem.c runs them at launch,
+ * before the kernels). Dependencies are not modelled.
  */
 #include "simcuda.h"
 
@@ -14,15 +16,49 @@ struct sim_nodes {
     size_t cap;
 };
 
+struct sim_memnodes {
+    struct sim_memnode *v;
+    size_t count;
+    size_t cap;
+};
+
 struct CUgraph_st {
     struct sim_nodes nodes;
+    struct sim_memnodes mem;
     struct CUgraph_st *next;
 };
 
 struct CUgraphExec_st {
     struct sim_nodes nodes;
+    struct sim_memnodes mem;
     struct CUgraphExec_st *next;
 };
+
+static int sim_memnodes_append(struct sim_memnodes *m, const struct sim_memnode *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (m->count + n > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        struct sim_memnode *grown;
+
+        while (cap < m->count + n)
+            cap *= 2;
+        grown = realloc(m->v, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        m->v = grown;
+        m->cap = cap;
+    }
+    memcpy(m->v + m->count, v, n * sizeof(*v));
+    m->count += n;
+    return 0;
+}
+
+int sim_graph_append_mem(CUgraph graph, const struct sim_memnode *node)
+{
+    return sim_memnodes_append(&graph->mem, node, 1);
+}
 
 static struct CUgraph_st *sim_graphs;
 static struct CUgraphExec_st *sim_execs;
@@ -74,6 +110,7 @@ void sim_graph_free(CUgraph graph)
         if (*link == graph) {
             *link = graph->next;
             free(graph->nodes.duration_ns);
+            free(graph->mem.v);
             free(graph);
             return;
         }
@@ -101,6 +138,7 @@ void sim_graph_reset(void)
     while (sim_execs) {
         struct CUgraphExec_st *next = sim_execs->next;
         free(sim_execs->nodes.duration_ns);
+        free(sim_execs->mem.v);
         free(sim_execs);
         sim_execs = next;
     }
@@ -124,6 +162,8 @@ SIM_API CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, C
     else if (hGraph->nodes.count &&
              sim_nodes_append(&exec->nodes, hGraph->nodes.duration_ns, hGraph->nodes.count) < 0)
         rc = CUDA_ERROR_OUT_OF_MEMORY;
+    else if (sim_memnodes_append(&exec->mem, hGraph->mem.v, hGraph->mem.count) < 0)
+        rc = CUDA_ERROR_OUT_OF_MEMORY;
     if (rc == CUDA_SUCCESS) {
         exec->next = sim_execs;
         sim_execs = exec;
@@ -132,6 +172,7 @@ SIM_API CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, C
     sim_unlock();
     if (rc != CUDA_SUCCESS) {
         free(exec->nodes.duration_ns);
+        free(exec->mem.v);
         free(exec);
     }
     return rc;
@@ -153,6 +194,7 @@ SIM_API CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec hGraphExec)
     sim_unlock();
     if (rc == CUDA_SUCCESS) {
         free(hGraphExec->nodes.duration_ns);
+        free(hGraphExec->mem.v);
         free(hGraphExec);
     }
     return rc;
@@ -179,8 +221,16 @@ static CUresult sim_graph_launch(CUgraphExec exec, CUstream h)
     CUresult rc = CUDA_ERROR_INVALID_VALUE;
 
     sim_lock();
-    if (sim_exec_live(exec))
-        rc = sim_launch_locked(h, exec->nodes.duration_ns, exec->nodes.count);
+    if (sim_exec_live(exec)) {
+        struct CUstream_st *s;
+        CUcontext ctx;
+        rc = sim_stream_resolve(h, &s, &ctx);
+        /* Memory nodes run when the graph runs, not when it is captured. */
+        if (rc == CUDA_SUCCESS && (!s || s->capture.status == CU_STREAM_CAPTURE_STATUS_NONE))
+            rc = sim_graphmem_launch(exec->mem.v, exec->mem.count);
+        if (rc == CUDA_SUCCESS)
+            rc = sim_launch_locked(h, exec->nodes.duration_ns, exec->nodes.count);
+    }
     sim_unlock();
     return rc;
 }

@@ -12,12 +12,13 @@
 #include "allocmap.h"
 #include "simstate.h"
 
+#include "arraysize.h"
+
 #include <string.h>
 
 #define SIM_ADDR_BASE 0x00000a0000000000ull  /* first fake device pointer */
 #define SIM_ADDR_ALIGN 512ull
 #define SIM_HANDLE_BASE 0x1000ull            /* first fake handle */
-#define SIM_PITCH_ALIGN 512ull
 #define SIM_MIPMAP_MAX_LEVELS 32
 
 struct CUmemPoolHandle_st {
@@ -75,6 +76,16 @@ void sim_mem_reset(void)
     sim_alloc_map_clear(&sim_allocs);
 }
 
+void sim_mem_drop_ctx(CUcontext ctx)
+{
+    struct sim_alloc a;
+
+    while (sim_alloc_map_take_owned(&sim_allocs, (uint64_t)(uintptr_t)ctx, &a) == 0) {
+        if (a.phys >= 0 && a.phys < SIM_MAX_DEVICES && sim_states[a.phys])
+            sim_state_uncharge(sim_states[a.phys], a.bytes);
+    }
+}
+
 /* A fresh key: an aligned address range for linear memory, else a handle. */
 static uint64_t sim_mem_next_key(enum sim_alloc_kind kind, uint64_t bytes)
 {
@@ -94,11 +105,18 @@ static uint64_t sim_mem_next_key(enum sim_alloc_kind kind, uint64_t bytes)
     return key;
 }
 
-/* Lock held. Charges bytes on dev and remembers a new key for them. */
-static CUresult sim_mem_track(CUdevice dev, uint64_t bytes, enum sim_alloc_kind kind,
-                              uint64_t *key)
+uint64_t sim_mem_new_address(uint64_t bytes)
 {
-    struct sim_alloc a = { .bytes = bytes, .phys = sim_device_physical(dev), .kind = kind };
+    return sim_mem_next_key(SIM_ALLOC_LINEAR, bytes);
+}
+
+/* Lock held. Charges bytes on dev and remembers a new key for them, owned by
+ * ctx (NULL: memory a context's destruction does not free). */
+static CUresult sim_mem_track(CUdevice dev, uint64_t bytes, enum sim_alloc_kind kind,
+                              CUcontext ctx, uint64_t *key)
+{
+    struct sim_alloc a = { .bytes = bytes, .phys = sim_device_physical(dev), .kind = kind,
+                           .owner = (uint64_t)(uintptr_t)ctx };
     CUresult rc = sim_mem_charge(dev, bytes);
 
     if (rc != CUDA_SUCCESS)
@@ -144,7 +162,7 @@ static CUresult sim_alloc_current(uint64_t bytes, enum sim_alloc_kind kind, uint
     sim_lock();
     rc = sim_mem_current_device(&dev);
     if (rc == CUDA_SUCCESS)
-        rc = sim_mem_track(dev, bytes, kind, key);
+        rc = sim_mem_track(dev, bytes, kind, sim_ctx_current(), key);
     sim_unlock();
     return rc;
 }
@@ -187,10 +205,9 @@ SIM_API CUresult CUDAAPI cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch,
     if (!dptr || !pPitch || !WidthInBytes || !Height ||
         (ElementSizeBytes != 4 && ElementSizeBytes != 8 && ElementSizeBytes != 16))
         return CUDA_ERROR_INVALID_VALUE;
-    if (__builtin_add_overflow(WidthInBytes, SIM_PITCH_ALIGN - 1, &pitch))
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    pitch &= ~(SIM_PITCH_ALIGN - 1);
-    if (__builtin_mul_overflow(pitch, Height, &bytes))
+    pitch = array_pitch(WidthInBytes);
+    bytes = array_pitched_bytes(pitch, Height);
+    if (bytes == UINT64_MAX)
         return CUDA_ERROR_OUT_OF_MEMORY;
     rc = sim_alloc_linear(dptr, bytes);
     if (rc == CUDA_SUCCESS)
@@ -211,8 +228,11 @@ static CUresult sim_alloc_on_stream(CUdeviceptr *dptr, size_t bytesize, CUmemory
         return CUDA_ERROR_INVALID_VALUE;
     sim_lock();
     rc = sim_stream_resolve(h, &s, &ctx);
-    if (rc == CUDA_SUCCESS)
-        rc = sim_mem_track(pool ? pool->device : ctx->device, bytesize, SIM_ALLOC_LINEAR, &key);
+    if (rc == CUDA_SUCCESS && s && s->capture.status != CU_STREAM_CAPTURE_STATUS_NONE)
+        rc = sim_graphmem_capture_alloc(s, pool ? pool->device : ctx->device, bytesize, &key);
+    else if (rc == CUDA_SUCCESS)
+        rc = sim_mem_track(pool ? pool->device : ctx->device, bytesize, SIM_ALLOC_LINEAR, NULL,
+                           &key);
     sim_unlock();
     if (rc == CUDA_SUCCESS)
         *dptr = (CUdeviceptr)key;
@@ -285,6 +305,8 @@ SIM_API CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr)
     rc = sim_mem_current_device(&dev);
     if (rc == CUDA_SUCCESS)
         rc = sim_mem_untrack(dptr, SIM_ALLOC_LINEAR, CUDA_ERROR_INVALID_VALUE);
+    if (rc == CUDA_ERROR_INVALID_VALUE && sim_graphmem_free(dptr))
+        rc = CUDA_SUCCESS; /* a graph allocation, freed outside its graph */
     sim_unlock();
     return rc;
 }
@@ -298,8 +320,12 @@ static CUresult sim_free_on_stream(CUdeviceptr dptr, CUstream h)
 
     sim_lock();
     rc = sim_stream_resolve(h, &s, &ctx);
-    if (rc == CUDA_SUCCESS)
+    if (rc == CUDA_SUCCESS && s && s->capture.status != CU_STREAM_CAPTURE_STATUS_NONE)
+        rc = sim_graphmem_capture_free(s, dptr);
+    else if (rc == CUDA_SUCCESS)
         rc = sim_mem_untrack(dptr, SIM_ALLOC_LINEAR, CUDA_ERROR_INVALID_VALUE);
+    if (rc == CUDA_ERROR_INVALID_VALUE && sim_graphmem_free(dptr))
+        rc = CUDA_SUCCESS; /* a graph allocation, freed outside its graph */
     sim_unlock();
     return rc;
 }
@@ -329,7 +355,7 @@ SIM_API CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *handle, size_
     if (sim_device_physical(prop->location.id) < 0)
         return CUDA_ERROR_INVALID_DEVICE;
     sim_lock();
-    rc = sim_mem_track(prop->location.id, size, SIM_ALLOC_HANDLE, &key);
+    rc = sim_mem_track(prop->location.id, size, SIM_ALLOC_HANDLE, NULL, &key);
     sim_unlock();
     if (rc == CUDA_SUCCESS)
         *handle = key;
@@ -369,80 +395,25 @@ SIM_API CUresult CUDAAPI cuMemGetInfo_v2(size_t *freeBytes, size_t *totalBytes)
     return CUDA_SUCCESS;
 }
 
-/* Bytes of one channel of an element; 0 for an unknown format. */
-static unsigned sim_format_bytes(CUarray_format format)
-{
-    switch ((unsigned)format) {
-    case CU_AD_FORMAT_UNSIGNED_INT8: case CU_AD_FORMAT_SIGNED_INT8:
-    case CU_AD_FORMAT_UNORM_INT8X1: case CU_AD_FORMAT_UNORM_INT8X2:
-    case CU_AD_FORMAT_UNORM_INT8X4: case CU_AD_FORMAT_SNORM_INT8X1:
-    case CU_AD_FORMAT_SNORM_INT8X2: case CU_AD_FORMAT_SNORM_INT8X4:
-    case CU_AD_FORMAT_NV12: case CU_AD_FORMAT_NV16: case CU_AD_FORMAT_YUY2:
-    case CU_AD_FORMAT_AYUV: case CU_AD_FORMAT_Y444_PLANAR8:
-    case CU_AD_FORMAT_YUV444_8bit_SemiPlanar: case CU_AD_FORMAT_UNORM_INT_101010_2:
-        return 1;
-    case CU_AD_FORMAT_UNSIGNED_INT16: case CU_AD_FORMAT_SIGNED_INT16: case CU_AD_FORMAT_HALF:
-    case CU_AD_FORMAT_UNORM_INT16X1: case CU_AD_FORMAT_UNORM_INT16X2:
-    case CU_AD_FORMAT_UNORM_INT16X4: case CU_AD_FORMAT_SNORM_INT16X1:
-    case CU_AD_FORMAT_SNORM_INT16X2: case CU_AD_FORMAT_SNORM_INT16X4:
-    case CU_AD_FORMAT_P010: case CU_AD_FORMAT_P016: case CU_AD_FORMAT_P210:
-    case CU_AD_FORMAT_P216: case CU_AD_FORMAT_Y210: case CU_AD_FORMAT_Y216:
-    case CU_AD_FORMAT_Y416: case CU_AD_FORMAT_Y444_PLANAR10:
-    case CU_AD_FORMAT_YUV444_16bit_SemiPlanar:
-        return 2;
-    case CU_AD_FORMAT_UNSIGNED_INT32: case CU_AD_FORMAT_SIGNED_INT32: case CU_AD_FORMAT_FLOAT:
-    case CU_AD_FORMAT_Y410:
-        return 4;
-    default:
-        /* The block-compressed formats: about a byte per channel. */
-        if (format >= CU_AD_FORMAT_BC1_UNORM && format <= CU_AD_FORMAT_BC7_UNORM_SRGB)
-            return 1;
-        return 0;
-    }
-}
+/* The sizes are lib/arraysize.c's, the estimates the hooks charge, so that
+ * the two cannot drift apart; its format table must be cuda.h's. */
+#define SIM_CHECK_FORMAT(name, value, bytes) \
+    _Static_assert(CU_AD_FORMAT_##name == (value), "arraysize.h: CU_AD_FORMAT_" #name);
+ARRAY_FORMATS(SIM_CHECK_FORMAT)
+#undef SIM_CHECK_FORMAT
 
-static uint64_t sim_at_least_1(uint64_t v)
+/* The bytes of an array of levels levels, validated as the driver would. */
+static CUresult sim_array_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels, uint64_t *out)
 {
-    return v ? v : 1;
-}
-
-/* width * max(height,1) * max(depth,1) * channels * bytes per channel. */
-static CUresult sim_array_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, uint64_t *out)
-{
-    uint64_t bytes = sim_format_bytes(d->Format);
-
-    if (!d->Width || !bytes || d->NumChannels < 1 || d->NumChannels > 4)
+    if (!d->Width || !array_format_bytes((unsigned)d->Format) || d->NumChannels < 1 ||
+        d->NumChannels > 4 || levels == 0 || levels > SIM_MIPMAP_MAX_LEVELS)
         return CUDA_ERROR_INVALID_VALUE;
-    if (__builtin_mul_overflow(bytes, d->NumChannels, &bytes) ||
-        __builtin_mul_overflow(bytes, d->Width, &bytes) ||
-        __builtin_mul_overflow(bytes, sim_at_least_1(d->Height), &bytes) ||
-        __builtin_mul_overflow(bytes, sim_at_least_1(d->Depth), &bytes))
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    *out = bytes;
-    return CUDA_SUCCESS;
-}
-
-/* The sum over levels; level l halves every non-zero extent l times. */
-static CUresult sim_mipmap_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels, uint64_t *out)
-{
-    uint64_t sum = 0, level_bytes;
-    CUresult rc;
-
-    if (levels == 0 || levels > SIM_MIPMAP_MAX_LEVELS)
-        return CUDA_ERROR_INVALID_VALUE;
-    for (unsigned l = 0; l < levels; l++) {
-        CUDA_ARRAY3D_DESCRIPTOR level = *d;
-        level.Width = sim_at_least_1(d->Width >> l);
-        level.Height = d->Height ? sim_at_least_1(d->Height >> l) : 0;
-        level.Depth = d->Depth ? sim_at_least_1(d->Depth >> l) : 0;
-        rc = d->Width ? sim_array_bytes(&level, &level_bytes) : CUDA_ERROR_INVALID_VALUE;
-        if (rc != CUDA_SUCCESS)
-            return rc;
-        if (__builtin_add_overflow(sum, level_bytes, &sum))
-            return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    *out = sum;
-    return CUDA_SUCCESS;
+    struct array_shape shape = {
+        d->Width, d->Height, d->Depth, (unsigned)d->Format, d->NumChannels, levels,
+        (d->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP)) != 0,
+    };
+    *out = array_bytes(&shape);
+    return *out == UINT64_MAX ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 static CUresult sim_array_create(void **pHandle, const CUDA_ARRAY3D_DESCRIPTOR *d,
@@ -453,8 +424,7 @@ static CUresult sim_array_create(void **pHandle, const CUDA_ARRAY3D_DESCRIPTOR *
 
     if (!pHandle || !d)
         return CUDA_ERROR_INVALID_VALUE;
-    rc = kind == SIM_ALLOC_MIPMAP ? sim_mipmap_bytes(d, levels, &bytes)
-                                  : sim_array_bytes(d, &bytes);
+    rc = sim_array_bytes(d, kind == SIM_ALLOC_MIPMAP ? levels : 1, &bytes);
     if (rc == CUDA_SUCCESS)
         rc = sim_alloc_current(bytes, kind, &key);
     if (rc == CUDA_SUCCESS)

@@ -54,6 +54,13 @@ struct sim_driver {
     __typeof__(cuDeviceGetDefaultMemPool) *DeviceGetDefaultMemPool;
     __typeof__(cuDevicePrimaryCtxRetain) *PrimaryCtxRetain;
     __typeof__(cuDevicePrimaryCtxRelease_v2) *PrimaryCtxRelease;
+    __typeof__(cuDevicePrimaryCtxReset_v2) *PrimaryCtxReset;
+    __typeof__(cuDevicePrimaryCtxGetState) *PrimaryCtxGetState;
+    __typeof__(cuGraphAddMemAllocNode) *GraphAddMemAllocNode;
+    __typeof__(cuGraphAddMemFreeNode) *GraphAddMemFreeNode;
+    __typeof__(cuDeviceGraphMemTrim) *DeviceGraphMemTrim;
+    __typeof__(cuDeviceGetGraphMemAttribute) *DeviceGetGraphMemAttribute;
+    __typeof__(cuDeviceSetGraphMemAttribute) *DeviceSetGraphMemAttribute;
     __typeof__(cuCtxCreate_v4) *CtxCreate;
     __typeof__(cuCtxDestroy_v2) *CtxDestroy;
     __typeof__(cuCtxGetCurrent) *CtxGetCurrent;
@@ -119,6 +126,10 @@ void test_cross_process(void);
 void test_threads(void);
 void test_counts(void);
 void test_nvml(void);
+
+/* selftest-graphmem.c */
+void test_graph_memory(void);
+void test_context_end_frees(void);
 
 /* selftest-kernels.c */
 void test_kernel_timing(void);

@@ -90,6 +90,13 @@ static void resolve_all(void)
     cu.DeviceGetDefaultMemPool = resolve("cuDeviceGetDefaultMemPool", VERSION, 0);
     cu.PrimaryCtxRetain = resolve("cuDevicePrimaryCtxRetain", VERSION, 0);
     cu.PrimaryCtxRelease = resolve("cuDevicePrimaryCtxRelease", VERSION, 0);
+    cu.PrimaryCtxReset = resolve("cuDevicePrimaryCtxReset", VERSION, 0);
+    cu.PrimaryCtxGetState = resolve("cuDevicePrimaryCtxGetState", VERSION, 0);
+    cu.GraphAddMemAllocNode = resolve("cuGraphAddMemAllocNode", VERSION, 0);
+    cu.GraphAddMemFreeNode = resolve("cuGraphAddMemFreeNode", VERSION, 0);
+    cu.DeviceGraphMemTrim = resolve("cuDeviceGraphMemTrim", VERSION, 0);
+    cu.DeviceGetGraphMemAttribute = resolve("cuDeviceGetGraphMemAttribute", VERSION, 0);
+    cu.DeviceSetGraphMemAttribute = resolve("cuDeviceSetGraphMemAttribute", VERSION, 0);
     cu.CtxCreate = resolve("cuCtxCreate", VERSION, 0);
     cu.CtxDestroy = resolve("cuCtxDestroy", VERSION, 0);
     cu.CtxGetCurrent = resolve("cuCtxGetCurrent", VERSION, 0);
@@ -508,6 +515,8 @@ int main(int argc, char **argv)
     test_capture();
     test_counts();
     test_nvml();
+    test_graph_memory();
+    test_context_end_frees();
     cleanup_state();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

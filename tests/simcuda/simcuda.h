@@ -101,6 +101,8 @@ CUcontext sim_ctx_current(void);
 /* Drops every context and the calling thread's stack (forked child). */
 void sim_ctx_reset(void);
 
+struct sim_memnode; /* graph.c */
+
 /* ---- stream.c: streams and stream capture ---- */
 
 struct sim_capture {
@@ -121,6 +123,10 @@ struct CUstream_st {
  * legacy and per-thread streams) and context (the current one for those).
  * Errors: CUDA_ERROR_INVALID_HANDLE, CUDA_ERROR_INVALID_CONTEXT. */
 CUresult sim_stream_resolve(CUstream h, struct CUstream_st **stream, CUcontext *ctx);
+
+/* Lock held. Records a memory node into a stream that is in a capture
+ * (errors as sim_capture_record). */
+CUresult sim_capture_record_mem(struct CUstream_st *s, const struct sim_memnode *node);
 
 /* Lock held. Records kernel nodes into a stream that is in a capture.
  * CUDA_ERROR_STREAM_CAPTURE_INVALIDATED when the capture is invalidated. */
@@ -156,6 +162,18 @@ bool sim_graph_live(CUgraph graph);
 /* Lock held. Appends kernel nodes; -ENOMEM leaves the graph unchanged. */
 int sim_graph_append(CUgraph graph, const uint64_t *durations_ns, size_t n);
 
+/* A memory node of a graph: an allocation (cuGraphAddMemAllocNode, or
+ * cuMemAllocAsync captured) or a free of one. */
+struct sim_memnode {
+    uint64_t dptr;
+    uint64_t bytes;            /* allocations */
+    CUdevice dev;              /* allocations: visible ordinal */
+    bool is_free;
+};
+
+/* Lock held. Appends a memory node; -ENOMEM leaves the graph unchanged. */
+int sim_graph_append_mem(CUgraph graph, const struct sim_memnode *node);
+
 /* Drops every graph and executable graph (forked child). */
 void sim_graph_reset(void);
 
@@ -179,10 +197,45 @@ CUresult sim_mem_attach(int phys);
 CUresult sim_mem_charge(CUdevice dev, uint64_t bytes);
 void sim_mem_uncharge(CUdevice dev, uint64_t bytes);
 
+/* Lock held. Frees every allocation made in ctx, as the driver does when
+ * the context is destroyed or reset (not stream-ordered or cuMemCreate
+ * memory: those outlive contexts). */
+void sim_mem_drop_ctx(CUcontext ctx);
+
+/* Lock held. A fresh fake device address for bytes (nothing charged). */
+uint64_t sim_mem_new_address(uint64_t bytes);
+
 /* Lock held. Returns everything this process holds (process exit). */
 void sim_mem_exit(void);
 
 /* Forgets this process's allocations (forked child). */
 void sim_mem_reset(void);
+
+/* ---- graphmem.c: graph memory (the graph allocator's pool, per device) ---- */
+
+/* Lock held. A graph launch runs its memory nodes: allocations charge the
+ * device's graph pool (which grows, charging simulated memory, when what is
+ * in use exceeds what it holds), frees give back to the pool (not to the
+ * device: the pool keeps it until cuDeviceGraphMemTrim). Relaunching an
+ * allocation that was not freed is CUDA_ERROR_INVALID_VALUE; a pool that
+ * cannot grow is CUDA_ERROR_OUT_OF_MEMORY (nothing of this launch kept). */
+CUresult sim_graphmem_launch(const struct sim_memnode *nodes, size_t n);
+
+/* Lock held. Frees a live graph allocation outside its graph (cuMemFree,
+ * cuMemFreeAsync). False when dptr is not one. */
+bool sim_graphmem_free(uint64_t dptr);
+
+/* Lock held. cuMemAllocAsync / cuMemFreeAsync into a capturing stream: a
+ * memory node of the captured graph; nothing is charged. */
+CUresult sim_graphmem_capture_alloc(struct CUstream_st *s, CUdevice dev, uint64_t bytes,
+                                    uint64_t *dptr);
+CUresult sim_graphmem_capture_free(struct CUstream_st *s, uint64_t dptr);
+
+/* Lock held. Frees the graph memory of dev: its live allocations and the
+ * pool (the primary context was reset or released). */
+void sim_graphmem_drop(CUdevice dev);
+
+/* Forgets everything (forked child). */
+void sim_graphmem_reset(void);
 
 #endif /* SIMCUDA_SIMCUDA_H */

@@ -95,6 +95,17 @@ void sim_stream_reset(void)
     }
 }
 
+CUresult sim_capture_record_mem(struct CUstream_st *s, const struct sim_memnode *node)
+{
+    if (s->capture.status == CU_STREAM_CAPTURE_STATUS_ACTIVE && !sim_graph_live(s->capture.graph))
+        sim_capture_invalidate(s);
+    if (s->capture.status != CU_STREAM_CAPTURE_STATUS_ACTIVE)
+        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    if (sim_graph_append_mem(s->capture.graph, node) < 0)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    return CUDA_SUCCESS;
+}
+
 CUresult sim_capture_record(struct CUstream_st *s, const uint64_t *durations_ns, size_t n)
 {
     if (s->capture.status == CU_STREAM_CAPTURE_STATUS_ACTIVE && !sim_graph_live(s->capture.graph))

@@ -283,8 +283,62 @@ START_TEST(bad_values_fall_back_with_one_message)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		expect_one_error(&cfg, bad[i].name, bad[i].value, bad[i].form);
+		int is_log = strcmp(bad[i].name, "CUSLICE_LOG") == 0;
+		if (is_log)
+			cfg.log_level = LOG_OFF; /* checked in bad_log_value_turns_errors_on */
 		expect_defaults(&cfg);
+		char names[256];
+		ck_assert_int_eq(config_bad_vars_text(cfg.bad_vars, names, sizeof(names)), 1);
+		ck_assert_str_eq(names, bad[i].name);
 	}
+}
+END_TEST
+
+/* A bad CUSLICE_LOG was never reported: it fell back to "off", which hid
+ * its own error. Being set at all asks for messages: errors are shown. */
+START_TEST(bad_log_value_turns_errors_on)
+{
+	static const char *const pairs[] = { "CUSLICE_LOG", "verbose", NULL };
+	struct cs_config cfg;
+	capture_log(LOG_OFF);
+	ck_assert_int_eq(load(&cfg, pairs), 1);
+	ck_assert_int_eq(cfg.log_level, LOG_ERROR);
+	ck_assert_ptr_nonnull(strstr(log_last(), "errors are logged"));
+}
+END_TEST
+
+/* status showed only the last bad variable: every one is now recorded. */
+START_TEST(every_bad_variable_is_recorded)
+{
+	static const char *const pairs[] = {
+		"CUSLICE_WEIGHT", "x", "CUSLICE_CTX_RESERVE", "lots", "CUSLICE_RING", "maybe",
+		"CUSLICE_LOG", "loud", "CUSLICE_SLICE_MS", "5", NULL,
+	};
+	struct cs_config cfg;
+	capture_log(LOG_OFF);
+	ck_assert_int_eq(load(&cfg, pairs), 4);
+	char names[256];
+	ck_assert_int_eq(config_bad_vars_text(cfg.bad_vars, names, sizeof(names)), 4);
+	ck_assert_str_eq(names, "CUSLICE_LOG, CUSLICE_CTX_RESERVE, CUSLICE_WEIGHT, CUSLICE_RING");
+	/* Every bit has a name; a truncated list stays a string. */
+	for (unsigned bit = 0; bit < 32; bit++)
+		ck_assert_ptr_nonnull(config_bad_var_name(bit));
+	ck_assert_ptr_null(config_bad_var_name(32));
+	ck_assert_int_eq(config_bad_vars_text(UINT32_MAX, names, 10), 32);
+	ck_assert_uint_eq(strlen(names), 9);
+}
+END_TEST
+
+/* Sizes past any device are refused where they are read. */
+START_TEST(sizes_are_bounded)
+{
+	struct cs_config cfg;
+	expect_one_error(&cfg, "CUSLICE_CTX_RESERVE", "2P", "size");
+	expect_one_error(&cfg, "CUSLICE_CTX_RESERVE", "1025T", "size");
+	ck_assert(cfg.ctx_reserve == UINT64_C(704) << 20);
+	static const char *const ok[] = { "CUSLICE_CTX_RESERVE", "1024T", NULL };
+	ck_assert_int_eq(load(&cfg, ok), 0);
+	ck_assert(cfg.ctx_reserve == CONFIG_SIZE_MAX);
 }
 END_TEST
 
@@ -346,8 +400,12 @@ START_TEST(long_names_and_paths)
 	path[CONFIG_PATH_MAX] = '\0'; /* 256: too long */
 	expect_one_error(&cfg, "CUSLICE_TRACE", path, "path");
 	ck_assert_str_eq(cfg.trace, "");
+	/* A CUSLICE_DIR too long fell back to the default folder, another
+	 * sharing domain: now it is no folder at all. */
 	expect_one_error(&cfg, "CUSLICE_DIR", path, "path");
-	ck_assert_str_eq(cfg.dir, "/dev/shm/cuslice");
+	ck_assert_str_eq(cfg.dir, "");
+	ck_assert_int_eq(cfg.dir_invalid, 1);
+	ck_assert_ptr_nonnull(strstr(log_last(), "no shared file is used"));
 	expect_one_error(&cfg, "CUSLICE_LOG_FILE", path, "path");
 	ck_assert_str_eq(cfg.log_file, "");
 }
@@ -388,7 +446,7 @@ START_TEST(invalid_mem_limit_is_flagged)
 					   "0=abc", "0=0", "-1G", "4G;1=2G" };
 	struct cs_config cfg;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		expect_one_error(&cfg, "CUSLICE_MEM_LIMIT", bad[i], "size | ORD=size");
+		expect_one_error(&cfg, "CUSLICE_MEM_LIMIT", bad[i], "size | card/N | ORD=size");
 		ck_assert_msg(cfg.mem.set == 1 && cfg.mem.invalid == 1, "'%s' not invalid",
 			      bad[i]);
 		ck_assert(cfg.mem.all == 0);
@@ -537,6 +595,54 @@ START_TEST(memspec_limits)
 }
 END_TEST
 
+START_TEST(memspec_card_share)
+{
+	struct memspec m;
+	uint64_t cap = 0;
+	ck_assert_int_eq(memspec_parse("card/10", &m), 0);
+	ck_assert_uint_eq(m.card_div, 10);
+	ck_assert_int_eq(memspec_cap_card(&m, 0, "GPU-1", 100ULL << 30, &cap), 0);
+	ck_assert_uint_eq(cap, 10ULL << 30);
+	ck_assert_int_eq(memspec_cap_card(&m, 0, "GPU-1", 0, &cap), -EINVAL); /* card unknown */
+	ck_assert_int_eq(memspec_parse("CARD/4,0=2G", &m), 0); /* an entry still wins */
+	ck_assert_int_eq(memspec_cap_card(&m, 0, NULL, 100ULL << 30, &cap), 0);
+	ck_assert_uint_eq(cap, 2ULL << 30);
+	ck_assert_int_eq(memspec_cap_card(&m, 1, NULL, 100ULL << 30, &cap), 0);
+	ck_assert_uint_eq(cap, 25ULL << 30);
+	static const char *const bad[] = { "card/0", "card/", "card/1025", "card/x", "card/2,4G",
+					   "4G,card/2", "card/2,card/3", "card10" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(memspec_parse(bad[i], &m) == -EINVAL && m.invalid, "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(pod_labels_and_sources)
+{
+	static const char *const pairs[] = { "CUSLICE_POD_NAME", "trainer-7f9c-x2",
+					     "CUSLICE_POD_NAMESPACE", "ml", "CUSLICE_WEIGHT", "2",
+					     NULL };
+	struct env_list e = { .pairs = pairs };
+	struct cs_config cfg;
+	ck_assert_int_eq(config_load(&cfg, list_getter, &e), 0);
+	ck_assert_str_eq(cfg.pod_name, "trainer-7f9c-x2");
+	ck_assert_str_eq(cfg.pod_namespace, "ml");
+	ck_assert_int_eq(config_source(&cfg, "CUSLICE_WEIGHT"), SOURCE_ENV);
+	ck_assert_int_eq(config_source(&cfg, "CUSLICE_PRIORITY"), SOURCE_DEFAULT);
+	ck_assert_str_eq(config_pod_source("CUSLICE_GROUP"), "field:metadata.uid");
+	ck_assert_ptr_null(config_pod_source("CUSLICE_SLICE_MS"));
+	char name[300];
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	static const char *bad[] = { "CUSLICE_POD_NAME", NULL, NULL };
+	bad[1] = name;                /* longer than a pod name can be */
+	struct env_list b = { .pairs = bad };
+	ck_assert_int_eq(config_load(&cfg, list_getter, &b), 1);
+	ck_assert_str_eq(cfg.pod_name, "");
+	ck_assert_int_eq(config_set(&cfg, "CUSLICE_POD_NAMESPACE", "a b", SOURCE_ENV), -EINVAL);
+	ck_assert_int_eq(config_set(&cfg, "CUSLICE_NOPE", "1", SOURCE_ENV), -ENOENT);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -550,6 +656,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, uint_ranges_inclusive);
 	tcase_add_test(tc, bad_values_fall_back_with_one_message);
 	tcase_add_test(tc, bad_value_keeps_other_settings);
+	tcase_add_test(tc, bad_log_value_turns_errors_on);
+	tcase_add_test(tc, every_bad_variable_is_recorded);
+	tcase_add_test(tc, sizes_are_bounded);
 	tcase_add_test(tc, several_bad_values_one_message_each);
 	tcase_add_test(tc, long_names_and_paths);
 	tcase_add_test(tc, message_is_one_bounded_line);
@@ -564,6 +673,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, memspec_uuid_prefix_and_default);
 	tcase_add_test(tc, memspec_first_match_wins);
 	tcase_add_test(tc, memspec_limits);
+	tcase_add_test(tc, memspec_card_share);
+	tcase_add_test(tc, pod_labels_and_sources);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -272,6 +272,38 @@ START_TEST(corrupt_charge_fills_group)
 }
 END_TEST
 
+/* Issue 14 (3): a member whose reservation cannot fit is told which
+ * member and group hold the bytes. */
+START_TEST(explain_names_the_holder)
+{
+	add_member(0, "train", 4 * GiB);
+	add_member(1, "train", 4 * GiB);
+	add_member(2, "train", 0);
+	add_member(3, "eval", 0);
+	f->members[1].pid = 4242;
+	atomic_store(&f->members[1].charged, 3 * GiB);
+	atomic_store(&f->members[2].charged, 512 * MiB);
+	atomic_store(&f->members[3].charged, 8 * GiB); /* another group: never named */
+	char why[300];
+	ck_assert_int_eq(ledger_explain(f, 0, 704 * MiB, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "704M does not fit: group 'train' holds 3.5G of its 4G cap") !=
+		      NULL, "%s", why);
+	ck_assert_msg(strstr(why, "most of it, 3G, by pid 4242 (slot 1, group 'train')") != NULL,
+		      "%s", why);
+	/* Alone, with nobody else: no holder named. */
+	add_member(5, "", 1 * GiB);
+	atomic_store(&f->members[5].charged, 1 * GiB);
+	ck_assert_int_eq(ledger_explain(f, 5, 2 * MiB, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "no group) holds 1G of its 1G cap") != NULL, "%s", why);
+	ck_assert_ptr_null(strstr(why, "most of it"));
+	/* Short buffers stay strings; bad arguments are refused. */
+	ck_assert_int_eq(ledger_explain(f, 0, 1, why, 8), 0);
+	ck_assert_uint_eq(strlen(why), 7);
+	ck_assert_int_eq(ledger_explain(f, CS_MEMBERS_MAX, 1, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(ledger_explain(NULL, 0, 1, why, sizeof(why)), -EINVAL);
+}
+END_TEST
+
 START_TEST(local_ledger)
 {
 	struct ledger_local l;
@@ -337,6 +369,34 @@ START_TEST(map_replaces_stale_record)
 	ck_assert_int_eq(ledger_map_take(&m, CHARGE_PTR, 0x1000, &bytes, &dev), 0);
 	ck_assert_uint_eq(bytes, 200);
 	ck_assert_int_eq(dev, 0);
+}
+END_TEST
+
+/* Issue 14 (7): a destroyed context's allocations are given back together. */
+START_TEST(map_take_by_owner)
+{
+	struct ledger_map m = LEDGER_MAP_INIT;
+	uint64_t ob;
+	int od;
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_PTR, 0x1000, 10, 0, 0xc1, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_ARRAY, 0x1000, 20, 1, 0xc1, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_PTR, 0x2000, 40, 0, 0xc2, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put(&m, CHARGE_HANDLE, 0x3000, 80, 0, &ob, &od), 0);
+	ck_assert_int_eq(ledger_map_put_owned(&m, CHARGE_PTR, 0x4000, 160, 9, 0xc1, &ob, &od), 0);
+	uint64_t by_dev[2] = { 0, 0 };
+	ck_assert_uint_eq(ledger_map_take_owner(&m, 0xc1, by_dev, 2), 3);
+	ck_assert(by_dev[0] == 10 && by_dev[1] == 20); /* device 9: out of range, uncounted */
+	ck_assert_uint_eq(ledger_map_count(&m), 2);
+	ck_assert_uint_eq(ledger_map_take_owner(&m, 0xc1, by_dev, 2), 0);
+	ck_assert_uint_eq(ledger_map_take_owner(&m, 0, by_dev, 2), 0); /* never "no owner" */
+	uint64_t bytes;
+	int dev;
+	ck_assert_int_eq(ledger_map_take(&m, CHARGE_PTR, 0x2000, &bytes, &dev), 0);
+	ck_assert(bytes == 40);
+	ck_assert_int_eq(ledger_map_take(&m, CHARGE_HANDLE, 0x3000, &bytes, &dev), 0);
+	ck_assert(bytes == 80);
+	ck_assert_int_eq(ledger_map_take(&m, CHARGE_PTR, 0x1000, &bytes, &dev), -ENOENT);
+	ledger_map_clear(&m);
 }
 END_TEST
 
@@ -472,6 +532,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, invalid_member_closes_group);
 	tcase_add_test(tc, usage_by_name_for_non_members);
 	tcase_add_test(tc, corrupt_charge_fills_group);
+	tcase_add_test(tc, explain_names_the_holder);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("dead members");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -485,6 +546,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, map_put_take);
 	tcase_add_test(tc, map_replaces_stale_record);
 	tcase_add_test(tc, map_many_and_abandon);
+	tcase_add_test(tc, map_take_by_owner);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stress");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -441,6 +441,58 @@ def test_status_three_members_two_groups_and_a_kill():
         box.cleanup()
 
 
+def test_status_lists_every_bad_variable():
+    """Issue 14 (8): status kept only the last bad variable of a member."""
+    box = harness.Sandbox("cli-badvars")
+    p = box.spawn([SPIN, "--idle", "--seconds", "30"], CUSLICE_WEIGHT="x",
+                  CUSLICE_RING="maybe", CUSLICE_CTX_RESERVE="lots")
+    try:
+        doc = wait_members(box, [p.pid])
+        m = members_by_pid(doc)[p.pid]
+        assert m["bad_variables"] == ["CUSLICE_CTX_RESERVE", "CUSLICE_WEIGHT",
+                                      "CUSLICE_RING"], m
+        assert "CUSLICE_RING='maybe'" in m["note"], m  # the last message, as before
+        human = cli(box, "status").stdout
+        want = "has bad values in: CUSLICE_CTX_RESERVE, CUSLICE_WEIGHT, CUSLICE_RING"
+        assert want in human, human
+    finally:
+        p.kill()
+        p.communicate()
+        box.cleanup()
+
+
+def test_bad_log_value_is_reported():
+    """Issue 14 (8): a bad CUSLICE_LOG fell back to "off" and hid its own error."""
+    box = harness.Sandbox("cli-badlog")
+    try:
+        p = box.run([SPIN, "--seconds", "0.2", "--work", "1000"], CUSLICE_LOG="verbose")
+        assert "CUSLICE_LOG='verbose' is not valid" in p.stderr, p.stderr
+        assert p.stderr.count("\n") == 1, p.stderr  # errors only: not info or warnings
+        quiet = box.run([SPIN, "--seconds", "0.2", "--work", "1000"], CUSLICE_LOG="off")
+        assert quiet.stderr == "", quiet.stderr
+    finally:
+        box.cleanup()
+
+
+def test_long_dir_is_an_error_not_the_default_folder():
+    """Issue 14 (7): a CUSLICE_DIR over 255 bytes silently fell back to the
+    default folder, another sharing domain."""
+    box = harness.Sandbox("cli-longdir")
+    try:
+        long_dir = os.path.join(box.root, "d" * 300)
+        p = box.run([SPIN, "--seconds", "0.2", "--work", "1000"], CUSLICE_DIR=long_dir,
+                    CUSLICE_LOG="error")
+        assert "CUSLICE_DIR='" in p.stderr and "no shared file is used" in p.stderr, p.stderr
+        # It did not join any folder: the join itself says why.
+        assert "CUSLICE_DIR is not a usable path" in p.stderr, p.stderr
+        assert "runs unthrottled" in p.stderr, p.stderr
+        # The CLI refuses it too, rather than reading the default folder.
+        q = cli(box, "status", check=False, CUSLICE_DIR=long_dir)
+        assert q.returncode == 2 and "CUSLICE_DIR" in q.stderr, (q.returncode, q.stderr)
+    finally:
+        box.cleanup()
+
+
 def test_status_without_a_ring():
     box = harness.Sandbox("cli-none")
     try:
@@ -486,6 +538,26 @@ def test_status_names_a_corrupt_file_and_fails():
         box.cleanup()
 
 
+def test_status_flags_a_file_named_for_another_gpu():
+    """Issue 14 (8): status did not flag a file whose UUID does not match its
+    name (the library never opens it for either GPU)."""
+    box = harness.Sandbox("cli-misnamed")
+    try:
+        box.run([SPIN, "--seconds", "0.1", "--work", "1000"])
+        real = [f for f in os.listdir(box.cuslice_dir) if f.endswith(".shm")]
+        assert len(real) == 1, real
+        wrong = os.path.join(box.cuslice_dir, "gpu-GPU-00000000-0000-0000-0000-000000000000.shm")
+        shutil.copyfile(os.path.join(box.cuslice_dir, real[0]), wrong)
+        p = cli(box, "status", "--json", check=False)
+        assert p.returncode == 1, p
+        doc = json.loads(p.stdout)
+        errors = {e["file"]: e["reason"] for e in doc["errors"]}
+        assert list(errors) == [wrong] and "not the GPU its name says" in errors[wrong], errors
+        assert len(doc["gpus"]) == 1, doc  # the rightly named file is still shown
+    finally:
+        box.cleanup()
+
+
 # ---- metrics ----
 
 def test_metrics_parse_and_counters_only_grow():
@@ -519,7 +591,8 @@ def test_metrics_parse_and_counters_only_grow():
         assert pids == {a.pid, b.pid}, info
         for _, labels, _ in info:
             assert 0 <= int(labels["member"]) < 64 and set(labels) == {
-                "gpu_uuid", "member", "group", "pid", "host_pid", "priority", "ordinal"}
+                "gpu_uuid", "member", "group", "namespace", "pod", "pid", "host_pid", "priority",
+                "ordinal"}
         groups = {labels["group"]: v for _, labels, v in
                   second["cuslice_group_memory_cap_bytes"]["samples"]}
         assert groups == {"train": 2 * GiB}, groups
@@ -774,7 +847,7 @@ def test_help_version_and_usage_errors():
     try:
         assert re.fullmatch(r"cuslice \d+\.\d+\.\d+\n", cli(box, "--version").stdout)
         names = cli(box, "__commands").stdout.split()
-        assert names == ["run", "status", "top", "metrics", "doctor", "help"], names
+        assert names == ["run", "status", "top", "metrics", "doctor", "policy", "help"], names
         for name in names:
             p = cli(box, name, "--help")
             assert p.stdout.startswith("Usage: cuslice %s" % name) and p.stderr == "", name

