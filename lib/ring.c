@@ -346,8 +346,10 @@ static void catch_up_vtime(struct ring_member *m)
 	pthread_mutex_lock(&m->yield_lock);
 	/* Our agent may still be ending our last hold (draining before it
 	 * charges it): we were busy, not idle, and our vtime is not final
-	 * yet. Lifting it now would charge the lift and the hold both. */
-	int busy = m->hold_start_ns != 0;
+	 * yet. Lifting it now would charge the lift and the hold both. (A
+	 * hold whose token was taken from us, we were away: lift.) */
+	int busy = m->hold_start_ns != 0 &&
+		   atomic_load(&m->my_token) == atomic_load(&m->ring->token);
 	pthread_mutex_unlock(&m->yield_lock);
 	if (busy)
 		return;

@@ -9,6 +9,8 @@
 #           cuslice, 3:1 under cuslice; a launch-bound member (tiny kernels,
 #           a synchronize after each) alone and beside a compute-bound one
 # usage: tests/gpu/frameworks/run.sh BUILD_DIR   (BUILD_DIR from tests/gpu/build.sh)
+# ONLY="mlp-w21 mlp-cuslice …" runs only those scenarios (labels below);
+# FIRST=N numbers the repetitions from N (to add runs to an earlier log).
 # Writes $OUT/frameworks.log (every result line), $OUT/frameworks.md (medians
 # and every repetition), $OUT/timelines.tar.gz (CUSLICE_TIMELINE files).
 set -u
@@ -25,7 +27,7 @@ TINY=${TINY:-200}       # launch-bound kernel
 mkdir -p "$OUT"
 LOG=$OUT/frameworks.log
 TL=${TL:-$(mktemp -d /tmp/cuslice-tl.XXXX)}
-: >"$LOG"
+[ -n "${APPEND:-}" ] || : >"$LOG"
 export CUSLICE_DIR PYTHONUNBUFFERED=1
 CUSLICE_DIR=$(mktemp -d /tmp/cuslice-fw.XXXX)
 server=$here/../priority/server.py
@@ -42,9 +44,17 @@ go() {
 
 # torch_group LABEL SPEC...: SPEC is "kind:who:ENV=V,ENV=V" (kind mlp or
 # server; env "-" for none); processes start together once warm.
+# wanted LABEL: the scenario is in ONLY (or ONLY is empty).
+wanted() {
+	[ -z "${ONLY:-}" ] && return 0
+	case " $ONLY " in *" ${1%%/*} "*) return 0 ;; esac
+	return 1
+}
+
 torch_group() {
 	local label=$1 gof n=0
 	shift
+	wanted "$label" || return 0
 	[ -n "${SKIP_TORCH:-}" ] && return 0  # a dry run of the script elsewhere
 	gof=$(mktemp -u /tmp/cuslice-go.XXXX)
 	for spec in "$@"; do
@@ -65,6 +75,7 @@ torch_group() {
 spin_group() {
 	local label=$1 start
 	shift
+	wanted "$label" || return 0
 	start=$(python3 -c 'import time; print("%.3f" % (time.time() + 1.2))')
 	for spec in "$@"; do
 		IFS=: read -r who work envs <<<"$spec"
@@ -77,7 +88,7 @@ spin_group() {
 }
 
 P="LD_PRELOAD=$LIB"
-for r in $(seq "$REPS"); do
+for r in $(seq "${FIRST:-1}" $((${FIRST:-1} + REPS - 1))); do
 	echo "== repetition $r" >&2
 	t() { echo "CUSLICE_TIMELINE=$TL/$1-r$r-%p.json"; }
 	torch_group "mlp-alone/r$r" "mlp:a:-"
@@ -100,5 +111,6 @@ for r in $(seq "$REPS"); do
 	spin_group "launch-native/r$r" "l:$TINY:-" "c:$WORK:-"
 	spin_group "launch-cuslice/r$r" "l:$TINY:$P,$(t launch)" "c:$WORK:$P,$(t launch)"
 done
+[ -n "${APPEND:-}" ] && exit 0  # the caller summarizes
 python3 "$here/summarize.py" "$LOG" "$TL" | tee "$OUT/frameworks.md"
 tar czf "$OUT/timelines.tar.gz" -C "$TL" .

@@ -63,7 +63,7 @@ def test_paused_holder_rejoins_at_its_fair_position():
     try:
         slice_ms, hold_ms = 20, 200
         env = tl_env(box, CUSLICE_SLICE_MS=slice_ms, CUSLICE_HOLD_TIMEOUT_MS=hold_ms)
-        procs = [box.spawn([SPIN, "--seconds", "9", "--work", "1000"], **env) for _ in range(8)]
+        procs = [box.spawn([SPIN, "--seconds", "12", "--work", "1000"], **env) for _ in range(8)]
         assert harness.wait_for(lambda: len({k[0] for k in box.kernels()}) == 8, timeout=30)
         time.sleep(0.5)
         ks = box.kernels()
@@ -88,7 +88,9 @@ def test_paused_holder_rejoins_at_its_fair_position():
         got = {pid: timeline.charged(ev, resumed, end) for pid, ev in by_pid.items()}
         mean = sum(v for p, v in got.items() if p != victim.pid) / 7
         bound = level_bound(by_pid, slice_ms * 1_000_000)
-        assert mean > 3 * bound, ("window too short to judge", mean, bound)
+        # Before the fix the victim got nothing here, which this bound
+        # catches as long as the others got more than it.
+        assert mean > 1.5 * bound, ("window too short to judge", mean, bound)
         assert abs(got[victim.pid] - mean) <= bound, (got[victim.pid], mean, bound, got)
     finally:
         box.cleanup()
@@ -174,10 +176,10 @@ def test_loans_fill_gaps_and_come_back_drained():
         box.cleanup()
 
 
-def test_without_loans_nothing_is_lent():
+def test_loans_are_off_by_default():
     box = harness.Sandbox("noloans")
     try:
-        env = tl_env(box, CUSLICE_SLICE_MS=20, CUSLICE_BACKFILL_US=0)
+        env = tl_env(box, CUSLICE_SLICE_MS=20)
         start = "%.3f" % (time.time() + 0.5)
         lender = box.spawn([GAPPY, "2", "2", "500", "5000", start], **env)
         borrower = box.spawn([SPIN, "--seconds", "2", "--work", "1000", "--start-at", start],
