@@ -39,6 +39,7 @@ enum {
 	LEND_MISSES = 16,
 	LEND_BACKOFF_NS = 1000 * 1000 * 1000,
 	SEEN_STEP_NS = 10 * 1000 * 1000, /* a long drain still notes the token is ours */
+	STOP_SLACK_NS = 50 * 1000 * 1000, /* the agent woke this late: we were stopped */
 };
 
 /* ------------------------------------------------------------------ */
@@ -156,7 +157,8 @@ static void lose_token(struct ring_member *m, uint64_t now)
 	wait_inflight(m);
 	uint64_t end = charge_end(m, now);
 	uint64_t charged = account_hold(m, end);
-	timeline_add(m->tl, m->cfg.ordinal, TL_REVOKED, end, end, charged, 0);
+	timeline_add(m->tl, m->cfg.ordinal, TL_REVOKED, end, end, charged,
+		     TOKEN_HOLDER(atomic_load(&m->ring->token)));
 	m->borrowed_from = 0;
 	if (end < now)
 		atomic_store(&m->lag_ns, 0); /* we were away: rejoin at the floor */
@@ -476,10 +478,23 @@ static void *agent_main(void *arg)
 	struct ring_member *m = arg;
 	if (m->ops.thread_init != NULL)
 		m->ops.thread_init(m->ops.arg);
-	uint64_t next_periodic = 0, next_hist = 0;
+	uint64_t next_periodic = 0, next_hist = 0, wake_by = UINT64_MAX;
+	/* wake_by: the previous step's time plus the pause it asked for; a
+	 * step that starts much later than that means the process was
+	 * stopped somewhere in between (in the step or in the sleep). */
 	while (!atomic_load(&m->stop)) {
 		uint32_t seen = atomic_load(&m->me->agent_seq);
 		uint64_t now = ring_now_ns();
+		/* Woken in time: this process was running all along, so a
+		 * token taken while we slept (preempted, uncontested holders
+		 * sleep long) was ours until now. Woken late: we were stopped,
+		 * and a lost token was ours only until we last looked. */
+		if (now <= wake_by + STOP_SLACK_NS) {
+			pthread_mutex_lock(&m->yield_lock);
+			if (atomic_load(&m->open))
+				m->seen_held_ns = now;
+			pthread_mutex_unlock(&m->yield_lock);
+		}
 		if (now >= next_periodic) {
 			next_periodic = now + PERIODIC_NS;
 			reap_dead(m->g);
@@ -491,9 +506,12 @@ static void *agent_main(void *arg)
 		if (atomic_load(&m->open))
 			pause = hold_step(m, now);
 		pthread_mutex_unlock(&m->yield_lock);
+		wake_by = now;
 		if (pause > 0) {
 			uint64_t until_periodic = next_periodic > now ? next_periodic - now : 0;
-			ring_futex_wait(&m->me->agent_seq, seen, pause < until_periodic ? pause : until_periodic);
+			pause = pause < until_periodic ? pause : until_periodic;
+			wake_by += pause;
+			ring_futex_wait(&m->me->agent_seq, seen, pause);
 		}
 	}
 	return NULL;

@@ -54,7 +54,7 @@ static const char *const kind_names[TL_KIND_COUNT] = {
 static const char *const arg_names[TL_KIND_COUNT][2] = {
 	{ "wait_ns", "unused" },       { "charged_ns", "vtime_ns" },
 	{ "timed_out", "unused" },     { "charged_ns", "lender_slot" },
-	{ "unused", "borrower_slot" }, { "charged_ns", "unused" },
+	{ "unused", "borrower_slot" }, { "charged_ns", "holder_now" },
 };
 
 static void put(struct timeline *t, const char *s, size_t n)

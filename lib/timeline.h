@@ -30,7 +30,8 @@ enum tl_kind {
 	TL_DRAIN,     /* span: the hand-off drain (a = 1 when it timed out) */
 	TL_BACKFILL,  /* span: a hold on loan from an idle holder (a = charged ns, b = lender slot) */
 	TL_LENT,      /* span: the member lent its token to another (b = borrower slot) */
-	TL_REVOKED,   /* instant: the token was taken from the member (a = charged ns) */
+	TL_REVOKED,   /* instant: the token was taken from the member (a = charged ns of
+		       * the hold it ended, b = the slot holding it now, 0xffff free) */
 	TL_KIND_COUNT
 };
 
