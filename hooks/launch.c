@@ -32,7 +32,8 @@
 		gate_enter(&pass, hStream);              \
 		CUresult r = real.name args;             \
 		gate_leave(&pass);                       \
-		alloc_graph_sync(driver_current());      \
+		if (alloc_graph_active())                \
+			alloc_graph_sync(driver_current()); \
 		hook_leave();                            \
 		return r;                                \
 	}

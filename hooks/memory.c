@@ -207,42 +207,35 @@ HOOK_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
 
 /* ---- memory no allocation hook sees ---- */
 
+/* The driver's call, then `then` (a statement) when it succeeded. */
+#define CALL_THEN_BODY(name, args, then)  \
+	HOOK_BEGIN(name, args);           \
+	CUresult r = real.name args;      \
+	if (r == CUDA_SUCCESS) {          \
+		then;                     \
+	}                                 \
+	hook_leave();                     \
+	return r
+
 /* A graph memory node: its memory is allocated when the graph runs. */
 HOOK_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode, CUgraph hGraph,
 					    const CUgraphNode *dependencies,
 					    size_t numDependencies,
 					    CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams)
 {
-	HOOK_BEGIN(cuGraphAddMemAllocNode,
-		   (phGraphNode, hGraph, dependencies, numDependencies, nodeParams));
-	CUresult r = real.cuGraphAddMemAllocNode(phGraphNode, hGraph, dependencies,
-						 numDependencies, nodeParams);
-	if (r == CUDA_SUCCESS)
-		alloc_graph_seen();
-	hook_leave();
-	return r;
+	CALL_THEN_BODY(cuGraphAddMemAllocNode,
+		       (phGraphNode, hGraph, dependencies, numDependencies, nodeParams),
+		       alloc_graph_seen());
 }
 
 HOOK_EXPORT CUresult cuDeviceGraphMemTrim(CUdevice device)
 {
-	HOOK_BEGIN(cuDeviceGraphMemTrim, (device));
-	CUresult r = real.cuDeviceGraphMemTrim(device);
-	if (r == CUDA_SUCCESS)
-		alloc_graph_sync(device);
-	hook_leave();
-	return r;
+	CALL_THEN_BODY(cuDeviceGraphMemTrim, (device), alloc_graph_sync(device));
 }
 
 HOOK_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
 {
-	HOOK_BEGIN(cuCtxDestroy_v2, (ctx));
-	CUresult r = real.cuCtxDestroy_v2(ctx);
-	if (r == CUDA_SUCCESS) {
-		alloc_context_ended(ctx);
-		alloc_graph_sync_all();
-	}
-	hook_leave();
-	return r;
+	CALL_THEN_BODY(cuCtxDestroy_v2, (ctx), alloc_context_ended(ctx); alloc_graph_sync_all());
 }
 
 /* The primary context of dev when it is active, else NULL (never creates

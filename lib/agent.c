@@ -466,7 +466,7 @@ static void publish_stats(struct ring_member *m, uint64_t now, uint64_t *next_hi
 	*next_hist = now + HIST_PERIOD_NS;
 	uint64_t held = atomic_load(&me->held_ns);
 	if (m->hold_start_ns != 0 && now > m->hold_start_ns)
-		held += now - m->hold_start_ns;
+		held += now - m->hold_start_ns; /* an acquirer may have set it after now */
 	uint32_t pos = atomic_load(&me->hist_pos) % CS_HIST;
 	atomic_store(&me->hist_t_ns[pos], now);
 	atomic_store(&me->hist_held_ns[pos], held);
@@ -498,11 +498,12 @@ static void *agent_main(void *arg)
 		if (now >= next_periodic) {
 			next_periodic = now + PERIODIC_NS;
 			reap_dead(m->g);
+			member_repair(m->g, m->slot); /* after a truncation or overwrite */
 			timeline_flush(m->tl);
 		}
 		uint64_t pause = 100 * MS;
 		pthread_mutex_lock(&m->yield_lock);
-		publish_stats(m, now, &next_hist); /* reads hold_start_ns: under the lock */
+		publish_stats(m, now, &next_hist); /* hold_start_ns: yield_lock */
 		if (atomic_load(&m->open))
 			pause = hold_step(m, now);
 		pthread_mutex_unlock(&m->yield_lock);

@@ -214,6 +214,11 @@ void alloc_graph_seen(void)
 	atomic_store_explicit(&graph_seen, 1, memory_order_release);
 }
 
+int alloc_graph_active(void)
+{
+	return atomic_load_explicit(&graph_seen, memory_order_acquire);
+}
+
 int alloc_async_ordinal(void *stream, int current)
 {
 	const struct gpu_driver *drv = gpu_driver();

@@ -68,6 +68,10 @@ void alloc_context_ended(void *ctx);
 /* The process made a graph memory node: from now on launches look. */
 void alloc_graph_seen(void);
 
+/* Nonzero once alloc_graph_seen() was called (one atomic load: launches
+ * ask nothing of the driver before). */
+int alloc_graph_active(void);
+
 /* The ordinal to charge a stream-ordered allocation on stream to: current,
  * or -1 (nothing charged now, alloc_graph_seen) when the stream is being
  * captured, which makes it a graph memory node. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -115,6 +116,7 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
 		    clean != NULL)
 			clean(g, i, arg);
 		fill_slot(m, info);
+		memcpy(g->joined, m, sizeof(g->joined));
 		slot_lock(g, i, F_SETLK, F_WRLCK, 1, NULL); /* for member_local_pid */
 		atomic_store_explicit(&m->state, MEMBER_ACTIVE, memory_order_release);
 		g->own_slot = (int)i;
@@ -122,6 +124,30 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
 		return 0;
 	}
 	return -ENOSPC;
+}
+
+/* The identity: what fill_slot wrote before the note (which the owner
+ * updates later) and after the GPU-time history (fields of later minors). */
+#define IDENTITY_START sizeof(_Atomic uint32_t) /* after state */
+#define IDENTITY_END offsetof(struct cs_member, note)
+#define TAIL_START (offsetof(struct cs_member, hist_held_ns) + \
+		    sizeof(((struct cs_member *)0)->hist_held_ns))
+
+int member_repair(struct gpufile *g, unsigned slot)
+{
+	if (slot >= CS_MEMBERS_MAX || g->map == NULL)
+		return 0;
+	struct cs_member *m = &g->map->members[slot];
+	char *at = (char *)m;
+	if (atomic_load_explicit(&m->state, memory_order_acquire) == MEMBER_ACTIVE &&
+	    memcmp(at + IDENTITY_START, g->joined + IDENTITY_START,
+		   IDENTITY_END - IDENTITY_START) == 0 &&
+	    memcmp(at + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START) == 0)
+		return 0;
+	memcpy(at + IDENTITY_START, g->joined + IDENTITY_START, IDENTITY_END - IDENTITY_START);
+	memcpy(at + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START);
+	atomic_store_explicit(&m->state, MEMBER_ACTIVE, memory_order_release);
+	return 1;
 }
 
 void member_leave(struct gpufile *g, unsigned slot)

@@ -486,6 +486,11 @@ static void acquire(struct ring_member *m)
 		ring_futex_wait(&me->grant_seq, seen, check_interval(m));
 		if (atomic_load(&r->token) == t && h != m->slot)
 			check_holder(m, t, start);
+		/* Still waiting: say so again if an overwrite of the file (see
+		 * mapguard.h) erased it, or no holder would hand us the token. */
+		if (atomic_load_explicit(&me->ring_state, memory_order_relaxed) != RING_WAITING &&
+		    TOKEN_HOLDER(atomic_load(&r->token)) != m->slot)
+			atomic_store(&me->ring_state, RING_WAITING);
 	}
 }
 

@@ -22,12 +22,16 @@
 //  3. consistency: replicas and card/N, names the Helm values refer to,
 //     ports, selectors, and every metric the rules and the dashboard use is
 //     one `cuslice help prometheus` lists.
+//     The MutatingAdmissionPolicy's CEL expressions must parse
+//     (@bufbuild/cel's parser; not evaluated: it does not know Kubernetes'
+//     Object types).
 //  4. self-tests: the checks above reject known-bad input.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { parse as parseCel } from "@bufbuild/cel";
 import { render, readYamlDocs } from "./render.mjs";
 import { clusterPolicy, check as checkKyverno } from "./kyverno-schema.mjs";
 
@@ -204,13 +208,14 @@ function fromKyverno(policy) {
 // knows Kubernetes' Object types): each env entry is one line of the form
 // Object.spec.containers.env{name: "...", value: "..." | ...fieldPath: "..."},
 // and an entry is conditional when its list is guarded by
-// ("<annotation>" in variables.annotations ? [...] : []).
+// (has(object.metadata.annotations) && "<annotation>" in
+// object.metadata.annotations ? [...] : []).
 function fromAdmissionPolicy(map) {
   const got = { env: new Map(), conditional: new Map(), mounts: [], volumes: new Map() };
   const cel = [...map.spec.variables.map((v) => v.expression), ...map.spec.mutations.map((m) => m.applyConfiguration.expression)].join("\n");
   let guard = null;
   for (const line of cel.split("\n")) {
-    const g = /"([^"]+)" in variables\.annotations \? \[/.exec(line);
+    const g = /has\(object\.metadata\.annotations\) && "([^"]+)" in object\.metadata\.annotations \? \[/.exec(line);
     if (g) guard = g[1];
     const e = /Object\.spec\.containers\.env\{name: "([^"]+)", (?:value: "([^"]*)"|valueFrom: .*fieldPath: "([^"]+)")/.exec(line);
     if (e) {
@@ -278,6 +283,20 @@ function checkInjection(got, table, agent, plain) {
   for (const [name] of got.env) if (!table.has(name)) probs.push(`${name} is not a variable the library documents for pods`);
   const env = cusliceSays("env");
   for (const name of got.env.keys()) if (name.startsWith("CUSLICE_") && !env.includes(`  ${name} =`)) probs.push(`${name} is not in cuslice help env`);
+  return probs;
+}
+
+function celProblems(map) {
+  const exprs = [...(map.spec.variables ?? []).map((v) => [`variable ${v.name}`, v.expression]),
+    ...map.spec.mutations.map((m, i) => [`mutation ${i}`, m.applyConfiguration?.expression ?? m.jsonPatch?.expression])];
+  const probs = [];
+  for (const [where, e] of exprs) {
+    try {
+      parseCel(e);
+    } catch (err) {
+      probs.push(`${where}: ${err.message}`);
+    }
+  }
   return probs;
 }
 
@@ -360,6 +379,7 @@ async function main() {
     const used = new Set([...usedMetrics(JSON.stringify(rule.spec)), ...usedMetrics(dash)]);
     return [...used].filter((m) => !known.has(m)).map((m) => `${m} is not exported`);
   });
+  attempt("the MutatingAdmissionPolicy's CEL expressions parse", () => celProblems(get("admissionregistration.k8s.io/v1beta1", "MutatingAdmissionPolicy")));
   if (args["rules-out"]) fs.writeFileSync(args["rules-out"], stringify({ groups: get("monitoring.coreos.com/v1", "PrometheusRule", "cuslice").spec.groups }));
   await selfTests(table, ds);
   console.log(`# ${n - failed} passed, ${failed} failed`);
@@ -389,6 +409,9 @@ async function selfTests(table, ds) {
   await expectProblem("a ClusterPolicy with an unknown rule field is refused", kp, "/spec/rules/0/mutatee: unknown field");
   await expectProblem("a Kyverno patch with an unknown Pod field is refused", kp, "envv: unknown field of a Pod");
   await expectProblem("an apiVersion with no schema is refused", { apiVersion: "example.com/v1", kind: "Thing", metadata: { name: "x" } }, "no schema");
+  const broken = structuredClone(readYamlDocs(path.join(comp("admission-policy"), "mutatingadmissionpolicy.yaml"))[0]);
+  broken.spec.mutations[0].applyConfiguration.expression = broken.spec.mutations[0].applyConfiguration.expression.replace("})", "}");
+  report("self-test: a CEL expression with a missing parenthesis is refused", celProblems(broken).length === 1 ? [] : ["not refused"]);
   if (table) {
     const got = fromKyverno(readYamlDocs(path.join(comp("kyverno"), "clusterpolicy.yaml"))[0]);
     got.env.delete("CUSLICE_POD_NAMESPACE");

@@ -52,6 +52,12 @@ class Sandbox:
             env.pop("LD_PRELOAD", None)
         for k, v in extra.items():
             env[k] = str(v)
+        # HARNESS_EXTRA_ENV="CUSLICE_RING=off ..." forces settings on every
+        # program a test runs, over the test's own: how docs/testing.md
+        # shows that the checks fail without the feature they guard.
+        for item in os.environ.get("HARNESS_EXTRA_ENV", "").split():
+            k, _, v = item.partition("=")
+            env[k] = v
         return env
 
     def run(self, argv, preload=True, timeout=120, check=True, **extra):

@@ -201,16 +201,21 @@ SIM_API CUresult CUDAAPI cuDeviceGraphMemTrim(CUdevice device)
     return CUDA_SUCCESS;
 }
 
+/* The arguments both attribute calls check. */
+static CUresult sim_attr_args(CUdevice device, const void *value)
+{
+    if (!value)
+        return CUDA_ERROR_INVALID_VALUE;
+    return sim_device_physical(device) < 0 ? CUDA_ERROR_INVALID_DEVICE : CUDA_SUCCESS;
+}
+
 SIM_API CUresult CUDAAPI cuDeviceGetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attr,
                                                       void *value)
 {
-    CUresult rc = CUDA_SUCCESS;
-
     SIM_ENTER(cuDeviceGetGraphMemAttribute);
-    if (!value)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (sim_device_physical(device) < 0)
-        return CUDA_ERROR_INVALID_DEVICE;
+    CUresult rc = sim_attr_args(device, value);
+    if (rc != CUDA_SUCCESS)
+        return rc;
     sim_lock();
     const struct sim_graph_pool *p = &sim_gpools[device];
     switch (attr) {
@@ -228,13 +233,12 @@ SIM_API CUresult CUDAAPI cuDeviceGetGraphMemAttribute(CUdevice device, CUgraphMe
 SIM_API CUresult CUDAAPI cuDeviceSetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attr,
                                                       void *value)
 {
-    CUresult rc = CUDA_SUCCESS;
-
     SIM_ENTER(cuDeviceSetGraphMemAttribute);
-    if (!value || *(cuuint64_t *)value != 0)
+    CUresult rc = sim_attr_args(device, value);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    if (*(cuuint64_t *)value != 0)
         return CUDA_ERROR_INVALID_VALUE;
-    if (sim_device_physical(device) < 0)
-        return CUDA_ERROR_INVALID_DEVICE;
     sim_lock();
     struct sim_graph_pool *p = &sim_gpools[device];
     if (attr == CU_GRAPH_MEM_ATTR_USED_MEM_HIGH)

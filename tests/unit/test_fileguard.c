@@ -19,6 +19,7 @@
 
 #include "gpufile.h"
 #include "mapguard.h"
+#include "member.h"
 
 #define UUID "GPU-8f3a1234-5678-9abc-def0-123456789abc"
 #define OTHER_UUID "GPU-00000000-1111-2222-3333-444444444444"
@@ -172,6 +173,26 @@ START_TEST(file_mode_follows_the_folder)
 }
 END_TEST
 
+START_TEST(file_takes_the_folders_group)
+{
+	/* A group folder without the setgid bit: the file still gets the
+	 * folder's group, or the group's other members could not write it. */
+	make_root();
+	make_dir(0770);
+	gid_t group = geteuid() == 0 ? 4243 : getegid();
+	ck_assert_int_eq(chown(dir, (uid_t)-1, group), 0);
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	struct gpufile g;
+	char why[300] = "";
+	ck_assert_msg(gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) == 0, "%s", why);
+	struct stat st;
+	ck_assert_int_eq(fstat(g.fd, &st), 0);
+	ck_assert_uint_eq(st.st_gid, group);
+	ck_assert_uint_eq(st.st_mode & 07777, 0660);
+	gpufile_close(&g);
+}
+END_TEST
+
 /* ---- a file shrunk under its member ---- */
 
 /* In a child (so that a SIGBUS fails the test instead of killing it): a
@@ -233,6 +254,58 @@ END_TEST
 START_TEST(truncated_mid_header_under_member)
 {
 	shrink_under_member(100);
+}
+END_TEST
+
+START_TEST(member_repairs_its_slot_after_a_cut)
+{
+	/* A cut through this member's slot: the guard grows the file back with
+	 * the slot zeroed (FREE, no key); member_repair publishes the identity
+	 * again, the way the member's agent does every 200 ms. */
+	make_root();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct gpufile g, other;
+		char why[300] = "";
+		struct member_info info = { .weight = 3, .priority = 2, .ordinal = 1,
+					    .declared_cap = 1 << 30, .group = "train" };
+		unsigned s0, s1;
+		if (gpufile_open(&other, dir, UUID, 20, why, sizeof(why)) != 0 ||
+		    gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) != 0 ||
+		    member_join(&other, &info, NULL, NULL, &s0) != 0 ||
+		    member_join(&g, &info, NULL, NULL, &s1) != 0 || s1 != 1)
+			_exit(10);
+		struct cs_member *m = &g.map->members[s1];
+		uint64_t key = m->key;
+		if (member_repair(&g, s1) != 0)
+			_exit(11); /* nothing to repair yet */
+		if (truncate(path, (off_t)offsetof(struct cs_file, members) + CS_MEMBER_STRIDE) != 0)
+			_exit(12);
+		if (atomic_load(&m->state) != MEMBER_FREE) /* faults, the guard repairs */
+			_exit(13);
+		if (member_repair(&g, s1) != 1 || atomic_load(&m->state) != MEMBER_ACTIVE ||
+		    m->key != key || m->weight != 3 || m->priority != 2 || m->ordinal != 1 ||
+		    m->declared_cap != 1 << 30 || strcmp(m->group, "train") != 0 ||
+		    m->abi_minor != CS_ABI_MINOR)
+			_exit(14);
+		if (member_repair(&g, s1) != 0 || g.map->members[s0].key == 0)
+			_exit(15); /* repaired once; the slot before the cut kept */
+		memset(m, 0xa5, 64); /* a hostile overwrite of the identity */
+		if (member_repair(&g, s1) != 1 || m->key != key || m->pid != (uint32_t)getpid())
+			_exit(16);
+		/* A cut that kept state and key but not the group; the note the
+		 * owner wrote after joining is its own business. */
+		strcpy(m->note, "a later note");
+		memset(m->group, 0, sizeof(m->group));
+		if (member_repair(&g, s1) != 1 || strcmp(m->group, "train") != 0 ||
+		    strcmp(m->note, "a later note") != 0 || member_repair(&g, s1) != 0)
+			_exit(17);
+		_exit(0);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
 }
 END_TEST
 
@@ -302,6 +375,7 @@ static Suite *fileguard_suite(void)
 	tcase_add_test(tc, folder_without_sticky_bit_is_refused);
 	tcase_add_test(tc, folder_of_another_user_is_refused);
 	tcase_add_test(tc, file_mode_follows_the_folder);
+	tcase_add_test(tc, file_takes_the_folders_group);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("shrink");
@@ -309,6 +383,7 @@ static Suite *fileguard_suite(void)
 	tcase_add_test(tc, truncated_to_zero_under_member);
 	tcase_add_test(tc, truncated_mid_members_under_member);
 	tcase_add_test(tc, truncated_mid_header_under_member);
+	tcase_add_test(tc, member_repairs_its_slot_after_a_cut);
 	tcase_add_test(tc, other_faults_reach_the_previous_handler);
 	tcase_add_test(tc, other_faults_keep_the_default_action);
 	suite_add_tcase(s, tc);

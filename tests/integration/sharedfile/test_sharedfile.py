@@ -109,6 +109,52 @@ def test_members_survive_truncate_grow_and_rewrite():
         box.cleanup()
 
 
+def test_members_cut_out_of_the_file_rejoin():
+    """A cut through some members' slots: the file is grown back with those
+    slots zeroed; each such member publishes its slot again and is handed
+    the token again (before the repair, they were invisible to status and to
+    the group ledger, and the others passed the token among themselves)."""
+    box = harness.Sandbox("cut-members")
+    procs = []
+    try:
+        procs = [box.spawn([SPIN, "--seconds", "5", "--work", "500"], CUSLICE_SLICE_MS=5)
+                 for _ in range(4)]
+        pids = sorted(p.pid for p in procs)
+        assert harness.wait_for(lambda: live_pids(box) == pids, timeout=20), live_pids(box)
+        doc, _ = status_json(box)
+        slots = {m["pid"]: m["slot"] for m in doc["gpus"][0]["members"]}
+        cut = 8192 + 2 * 2048  # slots 2 and up are cut off
+        assert sorted(slots.values()) == [0, 1, 2, 3], slots
+        os.truncate(ring_file(box), cut)
+        t_cut = time.monotonic_ns()
+        # Every member is listed again (the agent repairs within 200 ms).
+        assert harness.wait_for(lambda: live_pids(box) == pids, timeout=10), live_pids(box)
+        t_back = time.monotonic_ns()
+        for rc, out, err in finish(procs):
+            assert rc == 0 and "kernels=" in out, (rc, err)
+        # From the moment all were listed again, no member waits while the
+        # others run more than 600 kernels each (one turn of this ring is
+        # about 10 each; starving members waited for the rest of the run).
+        ks = sorted((k for k in box.kernels() if k[1] >= t_back), key=lambda k: k[1])
+        for pid in pids:
+            since = {p: 0 for p in pids if p != pid}
+            worst = 0
+            last = max(i for i, k in enumerate(ks) if k[0] == pid)
+            for kp, _, _ in ks[:last + 1]:  # up to its own end
+                if kp == pid:
+                    since = {p: 0 for p in since}
+                else:
+                    since[kp] += 1
+                    worst = max(worst, min(since.values()))
+            assert worst <= 600, (pid, slots[pid], worst)
+        assert t_back >= t_cut
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        box.cleanup()
+
+
 def test_status_error_when_the_file_is_cut_while_nobody_repairs_it():
     box = harness.Sandbox("shrink-cli")
     try:
