@@ -247,8 +247,8 @@ static void publish_stats(struct ring_member *m, uint64_t now, uint64_t *next_hi
 		return;
 	*next_hist = now + HIST_PERIOD_NS;
 	uint64_t held = atomic_load(&me->held_ns);
-	if (m->hold_start_ns != 0)
-		held += now - m->hold_start_ns;
+	if (m->hold_start_ns != 0 && now > m->hold_start_ns)
+		held += now - m->hold_start_ns; /* an acquirer may have set it after now */
 	uint32_t pos = atomic_load(&me->hist_pos) % CS_HIST;
 	atomic_store(&me->hist_t_ns[pos], now);
 	atomic_store(&me->hist_held_ns[pos], held);
@@ -269,9 +269,9 @@ static void *agent_main(void *arg)
 			reap_dead(m->g);
 			member_repair(m->g, m->slot); /* after a truncation or overwrite */
 		}
-		publish_stats(m, now, &next_hist);
 		uint64_t pause = 100 * MS;
 		pthread_mutex_lock(&m->yield_lock);
+		publish_stats(m, now, &next_hist); /* hold_start_ns: yield_lock */
 		if (atomic_load(&m->open))
 			pause = hold_step(m, now);
 		pthread_mutex_unlock(&m->yield_lock);

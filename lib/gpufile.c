@@ -156,9 +156,10 @@ static mode_t file_mode(const struct stat *dir)
 /* Creates the file complete under a temporary name, then links it into
  * place. Returns 0 when this process's file won, -EEXIST when another's
  * did, or another negative errno. */
-static int create_file(int dfd, const char *name, mode_t mode, const char *uuid,
+static int create_file(int dfd, const char *name, const struct stat *dst, const char *uuid,
 		       uint32_t slice_ms, char *why, size_t whylen)
 {
+	mode_t mode = file_mode(dst);
 	char tmp[400];
 	snprintf(tmp, sizeof(tmp), "%s.new.%d", name, (int)getpid());
 	int fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -166,6 +167,12 @@ static int create_file(int dfd, const char *name, mode_t mode, const char *uuid,
 		return fail(why, whylen, -errno, "cannot be created: %s", strerror(errno));
 	int err = 0;
 	fchmod(fd, mode); /* open's mode is filtered by the umask */
+	if (mode == 0660 && fchown(fd, (uid_t)-1, dst->st_gid) != 0) {
+		/* Not in the folder's group: its members could not write it. */
+		err = fail(why, whylen, -EPERM, "cannot be created for the group of its folder "
+			   "(gid %u), which this process is not in", (unsigned)dst->st_gid);
+		goto remove_tmp;
+	}
 	if (ftruncate(fd, sizeof(struct cs_file)) != 0) {
 		err = fail(why, whylen, -errno, "cannot be sized: %s", strerror(errno));
 		goto remove_tmp;
@@ -263,7 +270,7 @@ static int open_in(struct gpufile *g, int dfd, const struct stat *dst, const cha
 				    "follow (it could lead to another ring)");
 		if (errno != ENOENT)
 			return fail(why, whylen, -errno, "cannot be opened: %s", strerror(errno));
-		int err = create_file(dfd, name, file_mode(dst), uuid, slice_ms, why, whylen);
+		int err = create_file(dfd, name, dst, uuid, slice_ms, why, whylen);
 		if (err != 0 && err != -EEXIST)
 			return err;
 	}

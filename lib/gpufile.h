@@ -39,14 +39,15 @@ struct gpufile {
 
 
 /* Opens the file for GPU uuid in dir, creating dir (mode 01777) when missing
- * and the file when missing (mode 0666 in a folder every user may write,
- * 0660 in a folder only its group may write, else 0600: the folder's
- * permissions say who can be a member). Returns 0, or a negative errno with
- * a sentence for the user in why: -EPROTO for a file that is not a cuslice
- * file of this ABI, is for another GPU or is not a regular file, -ELOOP for a
- * symbolic link (the folder or the file), -EPERM for a folder that fails
- * gpufile_open_dir's checks, the open/mkdir errno otherwise. On error *g is
- * closed (fd -1). */
+ * and the file when missing: mode 0666 in a folder every user may write,
+ * 0660 with the folder's group in a folder only its group may write, else
+ * 0600 (the folder's permissions say who can be a member). Returns 0, or a
+ * negative errno with a sentence for the user in why: -EPROTO for a file
+ * that is not a cuslice file of this ABI, is for another GPU or is not a
+ * regular file, -ELOOP for a symbolic link (the folder or the file), -EPERM
+ * for a folder that fails gpufile_open_dir's checks or whose group this
+ * process is not in, the open/mkdir errno otherwise. On error *g is closed
+ * (fd -1). */
 int gpufile_open(struct gpufile *g, const char *dir, const char *uuid, uint32_t slice_ms,
 		 char *why, size_t whylen);
 

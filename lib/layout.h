@@ -26,9 +26,9 @@
  *   - a ring field: append it to struct cs_ring; it starts at 0 (the file
  *     is created zeroed) and older members never update it, so its meaning
  *     must hold with both;
- *     A member field written once at joining is identity: member_repair()
- *     writes the join-time value back if someone overwrites the slot (a
- *     field the owner changes later must be re-published by its owner);
+ *     A member field appended here is identity, written once at joining:
+ *     member_repair() writes the join-time value back whenever it differs
+ *     (a field the owner must change later needs its own handling there);
  *   - a header field: append it to struct cs_header, written by the creator;
  *     trust it only when header.abi_minor is at least its minor.
  * Changing, moving or removing a field, or changing what one means, needs a

@@ -89,37 +89,38 @@ static void write_counted(const char *line, size_t len)
 	}
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* One message; unisolated: also written once per process when logging is
+ * off (log_unisolated). */
+static void log_vmsg(enum log_level level, int unisolated, const char *fmt, va_list ap)
 {
-	if (level != LOG_ERROR && !log_enabled(level))
-		return;
 	char line[LOG_LINE_MAX];
 	int saved_errno = errno, off;
-	va_list ap;
-	va_start(ap, fmt);
 	size_t len = format_line(line, sizeof(line), level, &off, fmt, ap);
-	va_end(ap);
 	if (level == LOG_ERROR)
 		remember_error(line + off);
 	if (log_enabled(level))
 		write_counted(line, len);
+	else if (unisolated && atomic_exchange(&log_unisolated_said, 1) == 0)
+		write_all(log_fd, line, len);
 	errno = saved_errno;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level != LOG_ERROR && !log_enabled(level))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, 0, fmt, ap);
+	va_end(ap);
 }
 
 void log_unisolated(const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
-	int saved_errno = errno, off;
 	va_list ap;
 	va_start(ap, fmt);
-	size_t len = format_line(line, sizeof(line), LOG_ERROR, &off, fmt, ap);
+	log_vmsg(LOG_ERROR, 1, fmt, ap);
 	va_end(ap);
-	remember_error(line + off);
-	if (log_enabled(LOG_ERROR))
-		write_counted(line, len);
-	else if (atomic_exchange(&log_unisolated_said, 1) == 0)
-		write_all(log_fd, line, len);
-	errno = saved_errno;
 }
 
 void log_last_copy(char *out, unsigned long len)

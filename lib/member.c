@@ -126,23 +126,26 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
 	return -ENOSPC;
 }
 
-/* The identity: what fill_slot wrote before the ring section and after the
- * GPU-time history (fields of later minors included). */
-#define IDENTITY_END offsetof(struct cs_member, grant_seq)
-#define TAIL_START (offsetof(struct cs_member, hist_held_ns) + sizeof(((struct cs_member *)0)->hist_held_ns))
+/* The identity: what fill_slot wrote before the note (which the owner
+ * updates later) and after the GPU-time history (fields of later minors). */
+#define IDENTITY_START sizeof(_Atomic uint32_t) /* after state */
+#define IDENTITY_END offsetof(struct cs_member, note)
+#define TAIL_START (offsetof(struct cs_member, hist_held_ns) + \
+		    sizeof(((struct cs_member *)0)->hist_held_ns))
 
 int member_repair(struct gpufile *g, unsigned slot)
 {
 	if (slot >= CS_MEMBERS_MAX || g->map == NULL)
 		return 0;
 	struct cs_member *m = &g->map->members[slot];
-	uint64_t key;
-	memcpy(&key, g->joined + offsetof(struct cs_member, key), sizeof(key));
-	if (atomic_load_explicit(&m->state, memory_order_acquire) == MEMBER_ACTIVE && m->key == key)
+	char *at = (char *)m;
+	if (atomic_load_explicit(&m->state, memory_order_acquire) == MEMBER_ACTIVE &&
+	    memcmp(at + IDENTITY_START, g->joined + IDENTITY_START,
+		   IDENTITY_END - IDENTITY_START) == 0 &&
+	    memcmp(at + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START) == 0)
 		return 0;
-	size_t skip = sizeof(m->state);
-	memcpy((char *)m + skip, g->joined + skip, IDENTITY_END - skip);
-	memcpy((char *)m + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START);
+	memcpy(at + IDENTITY_START, g->joined + IDENTITY_START, IDENTITY_END - IDENTITY_START);
+	memcpy(at + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START);
 	atomic_store_explicit(&m->state, MEMBER_ACTIVE, memory_order_release);
 	return 1;
 }

@@ -38,14 +38,14 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
 		void *arg, unsigned *slot);
 
 /* Puts back this process's slot (slot, joined through g) after someone
- * else overwrote it (a file
- * truncated and grown back by mapguard.c, or a hostile write): when the
- * slot is no longer ACTIVE or no longer holds this membership's key, the
- * identity written at joining (every field before the ring section, and
- * every field after the GPU-time history) is written again and the slot is
- * published ACTIVE. Counters and charges are not restored (they are lost
- * with the overwrite). Returns 1 when it repaired, 0 otherwise. Cheap when
- * nothing is wrong (two loads); the member's agent calls it periodically. */
+ * else overwrote it (a file truncated and grown back by mapguard.c, or a
+ * hostile write): when the slot is no longer ACTIVE or its identity as
+ * written at joining (every field before the note, and every field after
+ * the GPU-time history) has changed, that identity is written again and the
+ * slot is published ACTIVE. Counters, charges and the note are not restored
+ * (they are lost with the overwrite). Returns 1 when it repaired, 0
+ * otherwise. Cheap when nothing is wrong (a load and two short compares);
+ * the member's agent calls it every 200 ms. */
 int member_repair(struct gpufile *g, unsigned slot);
 
 /* Leaves: the caller has returned the slot's resources; frees the slot and

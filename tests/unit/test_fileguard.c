@@ -173,6 +173,26 @@ START_TEST(file_mode_follows_the_folder)
 }
 END_TEST
 
+START_TEST(file_takes_the_folders_group)
+{
+	/* A group folder without the setgid bit: the file still gets the
+	 * folder's group, or the group's other members could not write it. */
+	make_root();
+	make_dir(0770);
+	gid_t group = geteuid() == 0 ? 4243 : getegid();
+	ck_assert_int_eq(chown(dir, (uid_t)-1, group), 0);
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	struct gpufile g;
+	char why[300] = "";
+	ck_assert_msg(gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) == 0, "%s", why);
+	struct stat st;
+	ck_assert_int_eq(fstat(g.fd, &st), 0);
+	ck_assert_uint_eq(st.st_gid, group);
+	ck_assert_uint_eq(st.st_mode & 07777, 0660);
+	gpufile_close(&g);
+}
+END_TEST
+
 /* ---- a file shrunk under its member ---- */
 
 /* In a child (so that a SIGBUS fails the test instead of killing it): a
@@ -274,6 +294,13 @@ START_TEST(member_repairs_its_slot_after_a_cut)
 		memset(m, 0xa5, 64); /* a hostile overwrite of the identity */
 		if (member_repair(&g, s1) != 1 || m->key != key || m->pid != (uint32_t)getpid())
 			_exit(16);
+		/* A cut that kept state and key but not the group; the note the
+		 * owner wrote after joining is its own business. */
+		strcpy(m->note, "a later note");
+		memset(m->group, 0, sizeof(m->group));
+		if (member_repair(&g, s1) != 1 || strcmp(m->group, "train") != 0 ||
+		    strcmp(m->note, "a later note") != 0 || member_repair(&g, s1) != 0)
+			_exit(17);
 		_exit(0);
 	}
 	int status;
@@ -348,6 +375,7 @@ static Suite *fileguard_suite(void)
 	tcase_add_test(tc, folder_without_sticky_bit_is_refused);
 	tcase_add_test(tc, folder_of_another_user_is_refused);
 	tcase_add_test(tc, file_mode_follows_the_folder);
+	tcase_add_test(tc, file_takes_the_folders_group);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("shrink");

@@ -413,6 +413,9 @@ def test_status_three_members_two_groups_and_a_kill():
         assert gpu["ordinal"] == 0 and gpu["uuid"].startswith("GPU-"), gpu
         m = members_by_pid(doc)
         assert m[c.pid]["state"] == "idle", m[c.pid]
+        smaller = min(m[a.pid]["gpu_share_10s"], m[b.pid]["gpu_share_10s"])
+        harness.figure("cli.status.smaller_share_10s", smaller, "of GPU time", "> 0.1",
+                       smaller > 0.1)
         assert m[c.pid]["gpu_share_10s"] == 0 and m[c.pid]["launches"] == 0
         groups = {g["name"]: g for g in gpu["groups"]}
         assert set(groups) == {"train", "eval"}, groups

@@ -157,7 +157,12 @@ def low_figure():
         low = pair.spawn([SPIN, "--seconds", "5", "--work", "1000"], CUSLICE_PRIORITY="low")
         normal.communicate(timeout=60)
         low.communicate(timeout=60)
-        mine = sum(e - s for p, s, e in pair.kernels() if p == normal.pid)
+        ks = pair.kernels()
+        mine = sum(e - s for p, s, e in ks if p == normal.pid)
+        normal_end = max(e for p, _, e in ks if p == normal.pid)
+        after = sum(e - s for p, s, e in ks if p == low.pid and s >= normal_end)
+        harness.figure("priority.low.runs_after_normal", after / 1e9, "s of GPU time",
+                       "> 1.0 s", after > 1.0e9)
         return mine / base
     finally:
         alone.cleanup()

@@ -83,22 +83,32 @@ def check_weights(state, pids, weights, name, tolerance=0.25):
     return got
 
 
-def fair_share(n):
-    box = harness.Sandbox("fair%d" % n)
+def shared_run(name, specs, weights, **env):
+    """Runs spins together (specs as run_spins), then asserts exclusivity and
+    the weights in the ring's accounting. Returns (pids, wall-clock shares)."""
+    box = harness.Sandbox(name)
     try:
-        pids, _ = run_spins(box, [(["--seconds", "5", "--work", "1000"], {})] * n,
-                            CUSLICE_SLICE_MS=5)
+        pids, _ = run_spins(box, specs, **env)
         ks = box.kernels()
         state = ring_of(box)
         assert {k[0] for k in ks} == set(pids), "every member ran"
         harness.check_exclusive(ks, state)
-        check_weights(state, pids, [1] * n, "fair_share_%d" % n)
-        got, _, _ = shares(ks)
-        worst = max(abs(v - 1.0 / n) for v in got.values())
-        harness.figure("ring.fair_share_%d.worst_deviation" % n, worst, "of GPU time",
-                       "<= %.4f" % (0.05 / n), worst <= 0.05 / n)
+        check_weights(state, pids, weights, name)
+        return pids, shares(ks)[0]
     finally:
         box.cleanup()
+
+
+def share_figure(name, share, want):
+    harness.figure(name, share, "of GPU time", "%.3f +- 0.05" % want, abs(share - want) <= 0.05)
+
+
+def fair_share(n):
+    _, got = shared_run("fair%d" % n, [(["--seconds", "5", "--work", "1000"], {})] * n,
+                        [1] * n, CUSLICE_SLICE_MS=5)
+    worst = max(abs(v - 1.0 / n) for v in got.values())
+    harness.figure("ring.fair_share_%d.worst_deviation" % n, worst, "of GPU time",
+                   "<= %.4f" % (0.05 / n), worst <= 0.05 / n)
 
 
 def test_fair_share_2():
@@ -134,57 +144,29 @@ def test_without_cuslice_kernels_overlap():
 
 
 def test_weights_three_to_one():
-    box = harness.Sandbox("weights")
-    try:
-        pids, _ = run_spins(box, [(["--seconds", "5", "--work", "1000"], {"CUSLICE_WEIGHT": 3}),
-                                  (["--seconds", "5", "--work", "1000"], {"CUSLICE_WEIGHT": 1})],
-                            CUSLICE_SLICE_MS=5)
-        ks = box.kernels()
-        state = ring_of(box)
-        harness.check_exclusive(ks, state)
-        check_weights(state, pids, [3, 1], "3:1")
-        got, _, _ = shares(ks)
-        harness.figure("ring.weights_3_1.share_of_weight_3", got[pids[0]], "of GPU time",
-                       "0.75 +- 0.05", abs(got[pids[0]] - 0.75) <= 0.05)
-    finally:
-        box.cleanup()
+    spin = ["--seconds", "5", "--work", "1000"]
+    pids, got = shared_run("weights", [(spin, {"CUSLICE_WEIGHT": 3}),
+                                       (spin, {"CUSLICE_WEIGHT": 1})], [3, 1],
+                           CUSLICE_SLICE_MS=5)
+    share_figure("ring.weights_3_1.share_of_weight_3", got[pids[0]], 0.75)
 
 
 def test_weights_hold_for_members_that_launch_in_batches():
     """Steps of 12 kernels then a synchronize, like a framework's training
     step: the idle probe must not end a turn early or skip the drain."""
-    box = harness.Sandbox("batched")
-    try:
-        args = ["--seconds", "5", "--work", "500", "--batch", "12"]
-        pids, _ = run_spins(box, [(args, {"CUSLICE_WEIGHT": 2}), (args, {"CUSLICE_WEIGHT": 1})])
-        ks = box.kernels()
-        state = ring_of(box)
-        harness.check_exclusive(ks, state)
-        check_weights(state, pids, [2, 1], "2:1 batched")
-        got, _, _ = shares(ks)
-        harness.figure("ring.batched_2_1.share_of_weight_2", got[pids[0]], "of GPU time",
-                       "0.667 +- 0.05", abs(got[pids[0]] - 2 / 3) <= 0.05)
-    finally:
-        box.cleanup()
+    args = ["--seconds", "5", "--work", "500", "--batch", "12"]
+    pids, got = shared_run("batched", [(args, {"CUSLICE_WEIGHT": 2}),
+                                       (args, {"CUSLICE_WEIGHT": 1})], [2, 1])
+    share_figure("ring.batched_2_1.share_of_weight_2", got[pids[0]], 2 / 3)
 
 
 def test_short_and_long_kernels_get_equal_time():
     """A member of 20 ms kernels overruns 10 ms slices; the drain is charged,
     so the ring's accounting stays equal."""
-    box = harness.Sandbox("kernels")
-    try:
-        pids, _ = run_spins(box, [(["--seconds", "6", "--work", "1000"], {}),
-                                  (["--seconds", "6", "--work", "20000"], {})],
-                            CUSLICE_SLICE_MS=10)
-        ks = box.kernels()
-        state = ring_of(box)
-        harness.check_exclusive(ks, state)
-        check_weights(state, pids, [1, 1], "short/long")
-        got, _, _ = shares(ks)
-        harness.figure("ring.short_long.share_of_short", got[pids[0]], "of GPU time",
-                       "0.5 +- 0.05", abs(got[pids[0]] - 0.5) <= 0.05)
-    finally:
-        box.cleanup()
+    pids, got = shared_run("kernels", [(["--seconds", "6", "--work", "1000"], {}),
+                                       (["--seconds", "6", "--work", "20000"], {})], [1, 1],
+                           CUSLICE_SLICE_MS=10)
+    share_figure("ring.short_long.share_of_short", got[pids[0]], 0.5)
 
 
 def busy_fraction(box, pid):
@@ -288,8 +270,10 @@ def test_stopped_holder_loses_the_token_and_reacquires():
     try:
         slice_ms, hold_ms = 20, 200
         env = {"CUSLICE_SLICE_MS": slice_ms, "CUSLICE_HOLD_TIMEOUT_MS": hold_ms}
-        a = box.spawn([SPIN, "--seconds", "6", "--work", "1000"], **env)
-        b = box.spawn([SPIN, "--seconds", "6", "--work", "1000"], **env)
+        # 8 s: after a late start and the 2.2 s stop, both still have seconds
+        # left to run.
+        a = box.spawn([SPIN, "--seconds", "8", "--work", "1000"], **env)
+        b = box.spawn([SPIN, "--seconds", "8", "--work", "1000"], **env)
         assert harness.wait_for(lambda: {k[0] for k in box.kernels()} == {a.pid, b.pid},
                                 timeout=30), "both ran"
         victim = a if last_runner(box) == a.pid else b
@@ -378,14 +362,16 @@ def test_graph_capture_survives_hand_offs():
 
 
 def test_long_kernel_cannot_stall_the_ring_past_the_drain_timeout():
-    """A 3-second kernel against a 100 ms drain timeout: the ring counts an
+    """A 6-second kernel against a 100 ms drain timeout: the ring counts an
     overrun and hands the token on while that kernel still runs, so the other
     member's first kernel starts before the long one ends (event order)."""
     box = harness.Sandbox("overrun")
     try:
         env = {"CUSLICE_SLICE_MS": 10, "CUSLICE_DRAIN_TIMEOUT_MS": 100,
                "CUSLICE_HOLD_TIMEOUT_MS": 5000}
-        long = box.spawn([SPIN, "--seconds", "0.1", "--work", "3000000"], **env)
+        # 6 s: the short member has that long to start (a loaded machine
+        # can take seconds) and still show the order.
+        long = box.spawn([SPIN, "--seconds", "0.1", "--work", "6000000"], **env)
         assert harness.wait_for(lambda: last_runner(box) == long.pid, timeout=30)
         t = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         short = box.spawn([SPIN, "--seconds", "0.5", "--work", "1000"], **env)
