@@ -85,6 +85,12 @@ static const struct var vars[] = {
 	{ { "CUSLICE_POD_NAMESPACE", "Kubernetes namespace, up to 63", "(none)",
 	    "The pod's namespace, shown by cuslice status and as the metrics' namespace label." },
 	  KIND_LABEL, OFF(pod_namespace), NULL, 0, CONFIG_NAMESPACE_MAX },
+	{ { "CUSLICE_BACKFILL_US", "0..100000", "0",
+	    "Loans: an idle holder lends the GPU to a waiter; its next launch waits at most this long for it back. 0: no loans." },
+	  KIND_UINT, OFF(backfill_us), NULL, 0, 100000 },
+	{ { "CUSLICE_TIMELINE", "path", "(none)",
+	    "Record waits, holds, drains and loans as Trace Event JSON (Perfetto); %p becomes the pid." },
+	  KIND_PATH, OFF(timeline), NULL, 0, 0 },
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))

@@ -64,6 +64,8 @@ struct cs_config {
 	int priority;                      /* enum priority_class */
 	uint32_t high_max_share;           /* percent of GPU time over the window */
 	int ring;                          /* time slicing on */
+	uint32_t backfill_us;              /* loan drain bound, 0 = no loans */
+	char timeline[CONFIG_PATH_MAX];    /* CUSLICE_TIMELINE pattern, "" = off */
 	uint32_t bad_vars;                 /* one bit per variable that held a bad
 	                                    * value: config_bad_var_name() */
 	int dir_invalid;                   /* CUSLICE_DIR was bad: dir is "" and no

@@ -90,6 +90,10 @@ static void start_ring(struct gpu *g)
 		.weight = cfg->weight,
 		.priority = cfg->priority,
 		.high_max_share = cfg->high_max_share,
+		.backfill_ns = (uint64_t)cfg->backfill_us * 1000u,
+		.timeline = cfg->timeline[0] != '\0' ? cfg->timeline : NULL,
+		.ordinal = g->ordinal,
+		.uuid = g->uuid,
 	};
 	struct ring_ops ops = { .drain = drain, .thread_init = thread_init, .arg = g };
 	int err = ring_member_start(&g->gate.rm, &g->file, g->slot, &rc, &ops);

@@ -128,7 +128,8 @@ struct cs_header {
 struct cs_ring {
 	alignas(64) _Atomic uint64_t token;
 	_Atomic uint64_t grant_ns;        /* when the current holder got the token */
-	uint32_t reserved1;
+	_Atomic uint32_t lender;          /* slot + 1 of a holder that lent the token
+	                                   * to the current holder (a loan), else 0 */
 	uint32_t slice_ms;                /* slice of the member that created the file */
 	alignas(64) _Atomic uint64_t vclock_ns;  /* the ring's virtual time, see ring.c */
 	_Atomic uint64_t handoffs;

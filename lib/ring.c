@@ -185,13 +185,15 @@ int ring_pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t
 
 /* Moves the token from `from` to `next` (or frees it when next < 0).
  * Returns nonzero on success. */
-int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now)
+int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now,
+		    unsigned lender)
 {
 	struct cs_ring *r = m->ring;
 	unsigned holder = next >= 0 ? (unsigned)next : CS_NO_HOLDER;
 	uint64_t to = TOKEN_MAKE(TOKEN_GEN(from) + 1, holder);
 	if (next >= 0)
 		atomic_store(&r->grant_ns, now);
+	atomic_store(&r->lender, next >= 0 ? lender : 0);
 	if (!atomic_compare_exchange_strong(&r->token, &from, to))
 		return 0;
 	if (next >= 0) {
@@ -220,12 +222,12 @@ void ring_hand_off(struct ring_member *m, uint64_t token, uint64_t now)
 	}
 	if (next < 0 && atomic_load(&m->acquiring))
 		next = (int)m->slot;
-	if (!ring_pass_token(m, token, next, now) || next >= 0)
+	if (!ring_pass_token(m, token, next, now, 0) || next >= 0)
 		return;
 	uint64_t freed = TOKEN_MAKE(TOKEN_GEN(token) + 1, CS_NO_HOLDER);
 	next = ring_pick_next(m, now, NULL, NULL, skip);
 	if (next >= 0)
-		ring_pass_token(m, freed, next, now);
+		ring_pass_token(m, freed, next, now, 0);
 }
 
 void ring_forget(struct cs_file *f, unsigned slot)
@@ -238,6 +240,7 @@ void ring_forget(struct cs_file *f, unsigned slot)
 	while (TOKEN_HOLDER(t) == slot) {
 		uint64_t freed = TOKEN_MAKE(TOKEN_GEN(t) + 1, CS_NO_HOLDER);
 		if (atomic_compare_exchange_strong(&f->ring.token, &t, freed)) {
+			atomic_store(&f->ring.lender, 0);
 			/* Wake every waiter: the first to see the free token takes it. */
 			for (unsigned i = 0; i < CS_MEMBERS_MAX; i++) {
 				struct cs_member *w = &f->members[i];
@@ -252,8 +255,15 @@ void ring_forget(struct cs_file *f, unsigned slot)
 void ring_synced(struct ring_member *m)
 {
 	atomic_store(&m->synced_launches, atomic_load(&m->launches));
-	if (m->cfg.priority == PRIORITY_HIGH && atomic_load(&m->open))
+	if (m->cfg.priority == PRIORITY_HIGH && atomic_load(&m->open)) {
 		ring_futex_bump(&m->me->agent_seq);
+	} else if (atomic_load_explicit(&m->lend_armed, memory_order_relaxed) &&
+		   atomic_load(&m->open)) {
+		/* Someone waits and our gaps have been long enough to lend:
+		 * tell the agent when the queue emptied. */
+		atomic_store(&m->synced_ns, ring_now_ns());
+		ring_futex_bump(&m->me->agent_seq);
+	}
 }
 
 int ring_holding(const struct ring_member *m)
@@ -277,8 +287,24 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	uint64_t granted = atomic_load(&m->ring->grant_ns);
 	if (granted != 0 && granted <= now && granted >= waited_from)
 		atomic_fetch_add(&m->ring->handoff_hist[ring_bucket_of(now - granted)], 1);
+	unsigned lender = atomic_load(&m->ring->lender);
+	m->borrowed_from = lender >= 1 && lender <= CS_MEMBERS_MAX && lender - 1 != m->slot ?
+				   (int)lender : 0;
 	m->hold_start_ns = now;
+	m->slice_end_ns = now + m->cfg.slice_ns;
+	if (m->lending) {
+		/* Back from a loan: the slice we lent out of goes on. A loan
+		 * taken back at once gained nothing: a miss. */
+		if (waited_from < m->lent_at_ns + 300 * US)
+			ring_lend_missed(m, now);
+		timeline_add(m->tl, m->cfg.ordinal, TL_LENT, m->lent_at_ns, now, 0, 0);
+		if (m->lend_slice_end_ns > now)
+			m->slice_end_ns = m->lend_slice_end_ns;
+		m->lending = 0;
+	}
+	timeline_add(m->tl, m->cfg.ordinal, TL_WAIT, waited_from, now, waited, 0);
 	m->charge_from_ns = now;
+	m->seen_held_ns = now;
 	m->contested = 1;
 	m->last_launches = atomic_load(&m->launches);
 	m->open_launches = m->last_launches;
@@ -289,11 +315,7 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	ring_futex_bump(&me->agent_seq); /* start the slice clock */
 }
 
-/* Lifts our vtime to the smallest vtime of the members already busy, less
- * one slice: idling earns no more than one slice of credit, so a member that
- * pauses between steps keeps what it was owed, and one that slept for long
- * cannot then monopolise the GPU. */
-static void catch_up_vtime(struct ring_member *m)
+uint64_t ring_busy_floor(const struct ring_member *m)
 {
 	struct cs_file *f = m->g->map;
 	uint64_t floor = UINT64_MAX;
@@ -306,10 +328,36 @@ static void catch_up_vtime(struct ring_member *m)
 		if (vt < floor)
 			floor = vt;
 	}
-	uint64_t credit = m->cfg.slice_ns / (m->cfg.weight ? m->cfg.weight : 1);
-	if (floor == UINT64_MAX || floor < credit)
+	return floor;
+}
+
+uint64_t ring_lag_cap(const struct ring_member *m)
+{
+	return 2 * m->cfg.slice_ns;
+}
+
+/* Lifts our vtime to the smallest vtime of the members already busy, less
+ * the lag we were owed when we last went idle (at most two slices): idling
+ * earns nothing, what we were owed while busy is kept, and a member that
+ * slept for long (or was stopped) comes back at its fair position instead
+ * of monopolising the GPU. */
+static void catch_up_vtime(struct ring_member *m)
+{
+	pthread_mutex_lock(&m->yield_lock);
+	/* Our agent may still be ending our last hold (draining before it
+	 * charges it): we were busy, not idle, and our vtime is not final
+	 * yet. Lifting it now would charge the lift and the hold both. (A
+	 * hold whose token was taken from us, we were away: lift.) */
+	int busy = m->hold_start_ns != 0 &&
+		   atomic_load(&m->my_token) == atomic_load(&m->ring->token);
+	pthread_mutex_unlock(&m->yield_lock);
+	if (busy)
 		return;
-	floor -= credit;
+	uint64_t floor = ring_busy_floor(m);
+	uint64_t lag = atomic_load(&m->lag_ns);
+	if (floor == UINT64_MAX || floor < lag)
+		return;
+	floor -= lag;
 	if (atomic_load(&m->me->vtime_ns) < floor)
 		atomic_store(&m->me->vtime_ns, floor);
 }
@@ -340,8 +388,20 @@ static void check_holder(struct ring_member *m, uint64_t token, uint64_t waiting
 	if (!gone)
 		return;
 	uint64_t freed = TOKEN_MAKE(TOKEN_GEN(token) + 1, CS_NO_HOLDER);
-	if (atomic_compare_exchange_strong(&r->token, &token, freed))
-		atomic_fetch_add(&r->revocations, 1);
+	if (!atomic_compare_exchange_strong(&r->token, &token, freed))
+		return;
+	atomic_store(&r->lender, 0);
+	atomic_fetch_add(&r->revocations, 1);
+	if (h < CS_MEMBERS_MAX) {
+		/* A stopped member is not offered the token again until it
+		 * runs: it re-registers (at its fair position) when it does. */
+		_Atomic uint32_t *st = &m->g->map->members[h].ring_state;
+		uint32_t want = RING_WAITING;
+		if (!atomic_compare_exchange_strong(st, &want, RING_IDLE)) {
+			want = RING_HOLDING;
+			atomic_compare_exchange_strong(st, &want, RING_IDLE);
+		}
+	}
 }
 
 /* Tries to make us the holder: a free token is taken, a lower class holder
@@ -359,6 +419,7 @@ static uint64_t try_take(struct ring_member *m, uint64_t token, uint64_t now)
 		return NO_TOKEN;
 	uint64_t mine = TOKEN_MAKE(TOKEN_GEN(token) + 1, m->slot);
 	atomic_store(&r->grant_ns, now);
+	atomic_store(&r->lender, 0);
 	if (!atomic_compare_exchange_strong(&r->token, &token, mine))
 		return NO_TOKEN;
 	if (take == 2) /* tell the preempted holder's agent at once */
@@ -412,6 +473,14 @@ static void acquire(struct ring_member *m)
 		}
 		if (atomic_load(&m->stop))
 			return;
+		if (atomic_load(&me->ring_state) == RING_IDLE) {
+			/* We did not answer a grant in time (stopped, traced,
+			 * frozen) and were taken off the list: rejoin. */
+			atomic_store(&m->lag_ns, 0);
+			catch_up_vtime(m);
+			atomic_store(&me->wait_since_ns, ring_now_ns());
+			atomic_store(&me->ring_state, RING_WAITING);
+		}
 		if (atomic_load(&r->token) != t)
 			continue;
 		ring_futex_wait(&me->grant_seq, seen, check_interval(m));

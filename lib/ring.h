@@ -21,6 +21,7 @@
 
 #include "gpufile.h"
 #include "layout.h"
+#include "timeline.h"
 
 struct ring_config {
 	uint64_t slice_ns;
@@ -29,6 +30,11 @@ struct ring_config {
 	uint32_t weight;          /* 1..100 */
 	int priority;             /* enum priority_class */
 	uint32_t high_max_share;  /* percent, 1..100 */
+	uint64_t backfill_ns;     /* longest delay a loan adds to the lender's next
+				   * launch (the borrower's drain bound); 0 = no loans */
+	const char *timeline;     /* CUSLICE_TIMELINE pattern, NULL = off */
+	int ordinal;              /* the GPU's CUDA ordinal (timeline lane) */
+	const char *uuid;         /* the GPU's UUID (timeline legend) */
 };
 
 struct ring_ops {
@@ -64,11 +70,28 @@ struct ring_member {
 	pthread_t agent;
 	/* Agent-private slice state. */
 	uint64_t hold_start_ns;            /* token received */
+	uint64_t slice_end_ns;             /* the current slice ends */
 	uint64_t charge_from_ns;           /* start of contested holding */
+	uint64_t seen_held_ns;             /* the agent last saw the token ours */
 	int contested;                     /* someone was waiting at the last step */
 	uint64_t last_launches;
 	uint64_t open_launches;            /* launches when the gate opened */
 	uint64_t quiet_since_ns;           /* launches unchanged since */
+	_Atomic uint64_t lag_ns;           /* vtime we were owed when we last went idle */
+	/* Loans (backfill): an idle holder lends the token to a waiter and
+	 * takes it back at its next launch. */
+	int borrowed_from;                 /* lender slot + 1 while our hold is a loan */
+	int lending;                       /* we lent the token out */
+	uint64_t lent_at_ns;
+	uint64_t lend_slice_end_ns;        /* where our slice ended when we lent */
+	_Atomic int lend_armed;            /* our synchronize wakes the agent */
+	_Atomic uint64_t synced_ns;        /* when the program last synchronized */
+	unsigned lend_misses;              /* gaps too short to lend in a row */
+	uint64_t lend_gap_launches;        /* launch count of the gap being watched */
+	uint64_t lend_rearm_ns;
+	/* CUSLICE_TIMELINE (NULL when off). */
+	struct timeline *tl;
+	uint64_t wait_from_ns;             /* the acquirer started waiting */
 	/* Drainer: a thread that runs ops.drain so the agent can time out. */
 	pthread_t drainer;
 	pthread_mutex_t drain_lock;

@@ -45,9 +45,21 @@ int ring_effective_class(const struct ring_member *m, const struct cs_member *c,
 int ring_pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t *vtime,
 		   uint64_t skip_mask);
 
-/* Moves the token from `from` to `next` (frees it when next < 0). Returns
+/* Moves the token from `from` to `next` (frees it when next < 0); lender
+ * is the slot + 1 of a holder lending it (0: an ordinary hand-off). Returns
  * nonzero on success. */
-int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now);
+int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now,
+		    unsigned lender);
+
+/* The smallest vtime of the other members that wait or hold (UINT64_MAX
+ * when none does). */
+uint64_t ring_busy_floor(const struct ring_member *m);
+
+/* Credit a member may keep across an idle period, in vtime ns. */
+uint64_t ring_lag_cap(const struct ring_member *m);
+
+/* A loan was taken back at once: counts toward the lender's backoff. */
+void ring_lend_missed(struct ring_member *m, uint64_t now);
 
 /* Hands the token to the best live waiter (or ourselves, or nobody). */
 void ring_hand_off(struct ring_member *m, uint64_t token, uint64_t now);

@@ -187,11 +187,37 @@ class Soak:
                 m.proc.wait(timeout=max(left, 1))
             except subprocess.TimeoutExpired:
                 self.fail("hang: member %d did not exit %d s after its end" % (m.pid, GRACE_S))
+                self.diagnose(m.pid)
                 m.proc.kill()
                 m.proc.wait()
             out, err = m.proc.communicate()
             if m.proc.returncode != 0:
                 self.fail("member %d exited %d: %s" % (m.pid, m.proc.returncode, err.strip()))
+
+    def diagnose(self, pid):
+        """What a hung member is doing: its threads' stacks (gdb, if there is
+        one) and the ring's state, printed for the log."""
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                print("# /proc/%d/status State: %s" % (pid, next(
+                    (l.split(":", 1)[1].strip() for l in f if l.startswith("State")), "?")))
+        except OSError:
+            pass
+        try:
+            bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                                capture_output=True, text=True, timeout=120)
+            for line in bt.stdout.splitlines():
+                if line.startswith(("#", "Thread")):
+                    print("# " + line)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            print("# no stacks: %s" % e)
+        ringdump = os.path.join(self.args.build, "tests", "integration", "ring", "ringdump")
+        for f in os.listdir(self.box.cuslice_dir):
+            if f.endswith(".shm") and os.path.exists(ringdump):
+                out = subprocess.run([ringdump, os.path.join(self.box.cuslice_dir, f)],
+                                     capture_output=True, text=True)
+                for line in out.stdout.splitlines():
+                    print("# ring: " + line)
 
     def probe(self):
         p = self.box.spawn([self.member_bin, str(PROBE_SECONDS), str(self.max_chunk),

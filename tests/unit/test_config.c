@@ -154,7 +154,7 @@ START_TEST(every_documented_variable_is_read)
 	config_load(&cfg, list_getter, &e);
 	size_t n = 0;
 	const struct config_var *vars = config_vars(&n);
-	ck_assert_uint_eq(n, 17);
+	ck_assert_uint_eq(n, 19);
 	ck_assert_int_eq(e.n_asked, (int)n);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_msg(strncmp(vars[i].name, "CUSLICE_", 8) == 0, "%s", vars[i].name);

@@ -6,16 +6,19 @@ overran) to the end of its inference (torch.cuda.synchronize), so time
 spent waiting for the GPU counts but a backlog does not snowball into the
 next requests. 'late' counts requests that started after their due time.
 Prints 'RESULT server name=<n> requests=<k> p50_ms p99_ms max_ms late=<k>'.
-usage: python3 server.py NAME SECONDS [START_AT_UNIX]
+usage: python3 server.py NAME SECONDS [START_AT_UNIX | go:PATH]
 """
+import os
 import sys
 import time
 
 import torch
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "frameworks"))
+import sync  # noqa: E402
+
 name, seconds = sys.argv[1], float(sys.argv[2])
-start_at = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
 torch.manual_seed(0)
 model = torchvision.models.resnet18(weights=None).cuda().eval()
 x = torch.randn(1, 3, 224, 224, device="cuda")
@@ -23,8 +26,7 @@ with torch.no_grad():
     for _ in range(30):
         model(x)
     torch.cuda.synchronize()
-    while start_at and time.time() < start_at:
-        time.sleep(0.001)
+    sync.wait_for_go(sys.argv[3] if len(sys.argv) > 3 else "")
     period = 0.005
     lat = []
     late = 0

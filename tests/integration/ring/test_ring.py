@@ -270,8 +270,10 @@ def test_stopped_holder_loses_the_token_and_reacquires():
     try:
         slice_ms, hold_ms = 20, 200
         env = {"CUSLICE_SLICE_MS": slice_ms, "CUSLICE_HOLD_TIMEOUT_MS": hold_ms}
-        a = box.spawn([SPIN, "--seconds", "6", "--work", "1000"], **env)
-        b = box.spawn([SPIN, "--seconds", "6", "--work", "1000"], **env)
+        # 8 s: after a late start and the 2.2 s stop, both still have seconds
+        # left to run.
+        a = box.spawn([SPIN, "--seconds", "8", "--work", "1000"], **env)
+        b = box.spawn([SPIN, "--seconds", "8", "--work", "1000"], **env)
         assert harness.wait_for(lambda: {k[0] for k in box.kernels()} == {a.pid, b.pid},
                                 timeout=30), "both ran"
         victim = a if last_runner(box) == a.pid else b
@@ -360,14 +362,16 @@ def test_graph_capture_survives_hand_offs():
 
 
 def test_long_kernel_cannot_stall_the_ring_past_the_drain_timeout():
-    """A 3-second kernel against a 100 ms drain timeout: the ring counts an
+    """A 6-second kernel against a 100 ms drain timeout: the ring counts an
     overrun and hands the token on while that kernel still runs, so the other
     member's first kernel starts before the long one ends (event order)."""
     box = harness.Sandbox("overrun")
     try:
         env = {"CUSLICE_SLICE_MS": 10, "CUSLICE_DRAIN_TIMEOUT_MS": 100,
                "CUSLICE_HOLD_TIMEOUT_MS": 5000}
-        long = box.spawn([SPIN, "--seconds", "0.1", "--work", "3000000"], **env)
+        # 6 s: the short member has that long to start (a loaded machine
+        # can take seconds) and still show the order.
+        long = box.spawn([SPIN, "--seconds", "0.1", "--work", "6000000"], **env)
         assert harness.wait_for(lambda: last_runner(box) == long.pid, timeout=30)
         t = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         short = box.spawn([SPIN, "--seconds", "0.5", "--work", "1000"], **env)
