@@ -81,6 +81,9 @@ if run "dpkg-buildpackage -us -uc -b" \
 	fi
 	listing "$T/deb/usr" '^[a-z] [0-7]+ share/doc/cuslice/' | sed 's/\(cuslice\.1\)\.gz$/\1/' >"$T/list.deb"
 	echo "# Depends: $(dpkg-deb -f "$deb" Depends)"
+	run "lintian: no error or warning" \
+		lintian --fail-on error,warning \
+		"$T"/deb-src/cuslice_*.changes
 	# One version everywhere: meson.build, debian/changelog, include/cuslice.h.
 	v_meson=$("$BUILD/tools/cuslice" --version | awk '{ print $2 }')
 	v_deb=$(dpkg-deb -f "$deb" Version)
