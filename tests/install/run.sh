@@ -10,7 +10,8 @@
 # 3. the .deb that `dpkg-buildpackage -us -uc -b` builds from a copy of the tree;
 # 4. node-install.sh (from 2, as in the image) into a scratch root.
 # Each must hold the same files, modes and kinds relative to its prefix (the
-# .deb adds only /usr/share/doc/cuslice and gzips the man page, which must
+# .deb adds only /usr/share/doc/cuslice and its lintian overrides, and gzips
+# the man page, which must
 # unpack to the same page). Then: node-install's ring folder is mode 1777, a
 # Kubernetes-style --lib-only install puts the library where its printed
 # LD_PRELOAD names and that LD_PRELOAD works under the simulated driver; the
@@ -79,7 +80,7 @@ if run "dpkg-buildpackage -us -uc -b" \
 	else
 		bad ".deb's man page differs from meson's (or is missing)"
 	fi
-	listing "$T/deb/usr" '^[a-z] [0-7]+ share/doc/cuslice/' | sed 's/\(cuslice\.1\)\.gz$/\1/' >"$T/list.deb"
+	listing "$T/deb/usr" '^[a-z] [0-7]+ share/(doc/cuslice/|lintian/overrides/cuslice$)' | sed 's/\(cuslice\.1\)\.gz$/\1/' >"$T/list.deb"
 	echo "# Depends: $(dpkg-deb -f "$deb" Depends)"
 	run "lintian: no error or warning" \
 		lintian --fail-on error,warning \
