@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "log.h"
 #include "member.h"
 #include "reap.h"
 #include "ring.h"
@@ -489,6 +490,9 @@ int ring_member_start(struct ring_member *m, struct gpufile *g, unsigned slot,
 	atomic_store(&m->my_token, NO_TOKEN);
 	m->lend_gap_launches = UINT64_MAX;
 	m->tl = timeline_open(cfg->timeline);
+	if (m->tl == NULL && cfg->timeline != NULL && cfg->timeline[0] != '\0')
+		log_error("CUSLICE_TIMELINE=%s: cannot create the file (%s); no timeline is recorded",
+			  cfg->timeline, strerror(errno));
 	timeline_member(m->tl, cfg->ordinal, slot, cfg->weight, cfg->priority, cfg->uuid);
 	pthread_mutex_init(&m->acquire_lock, NULL);
 	pthread_mutex_init(&m->yield_lock, NULL);
