@@ -441,7 +441,7 @@ static void *agent_main(void *arg)
 		if (now >= next_periodic) {
 			next_periodic = now + PERIODIC_NS;
 			reap_dead(m->g);
-			member_repair(m->g, m->slot); /* after a truncation or overwrite */
+			member_watch(m->g, m->slot); /* after a truncation or overwrite */
 			timeline_flush(m->tl);
 		}
 		uint64_t pause = 100 * MS;

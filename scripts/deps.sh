@@ -7,7 +7,7 @@
 set -eu
 want=(meson ninja-build gcc pkg-config python3 uthash-dev check libncurses-dev
       libmicrohttpd-dev tmux
-      debhelper dpkg-dev man-db groff-base   # tests/install: the .deb, the man page
+      build-essential debhelper dpkg-dev man-db groff-base   # tests/install: the .deb, the man page
       clang libclang-rt-dev)                 # tests/fuzz: the libFuzzer harnesses
 missing=()
 for p in "${want[@]}"; do

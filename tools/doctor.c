@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "config.h"
 #include "gpufile.h"
+#include "policy.h"
 
 enum level { OK, WARN, FAIL };
 
@@ -420,6 +421,49 @@ static void check_files(struct doctor *d, const char *dir)
 	check_leftovers(d, dir);
 }
 
+/* ---- the node policy ---- */
+
+struct policy_says {
+	struct doctor *d;
+	unsigned problems;
+};
+
+static void policy_problem(const char *msg, void *arg)
+{
+	struct policy_says *p = arg;
+	say(p->d, FAIL, "correct the file (cuslice policy check FILE), then reinstall it with "
+			"cuslice policy install FILE", "policy: %s", msg);
+	p->problems++;
+}
+
+static const char *no_variable(const char *name, void *arg)
+{
+	(void)name, (void)arg;
+	return NULL;
+}
+
+static void check_policy(struct doctor *d, const char *dir)
+{
+	struct node_policy p;
+	struct policy_says says = { d, 0 };
+	if (policy_read(dir, &p, policy_problem, &says) == -ENOENT) {
+		say(d, OK, NULL, "policy: no %s/%s (processes use their own settings and the "
+				 "defaults)", dir, POLICY_FILE);
+		return;
+	}
+	struct cs_config scratch;
+	config_load(&scratch, no_variable, NULL);
+	policy_apply(&p, &scratch, policy_problem, &says);
+	if (says.problems != 0)
+		return;
+	char text[400] = "";
+	size_t o = 0;
+	for (unsigned i = 0; i < p.n && o < sizeof(text); i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s=%s", i ? ", " : "",
+				      p.entries[i].name, p.entries[i].value);
+	say(d, OK, NULL, "policy: %s/%s gives %s", dir, POLICY_FILE, p.n ? text : "nothing");
+}
+
 static int doctor_option(const struct cli_command *c, int opt, const char *value, void *arg)
 {
 	*(const char **)arg = value; /* --dir, the only option */
@@ -442,8 +486,10 @@ int cmd_doctor(const struct cli_command *self, int argc, char **argv)
 	check_env(&d);
 	check_driver(&d);
 	check_preload(&d, dir);
-	if (check_dir(&d, dir) == 0)
+	if (check_dir(&d, dir) == 0) {
+		check_policy(&d, dir);
 		check_files(&d, dir);
+	}
 	printf("\n%u problem%s, %u warning%s.\n", d.fails, d.fails == 1 ? "" : "s", d.warns,
 	       d.warns == 1 ? "" : "s");
 	return d.fails ? EXIT_PROBLEM : 0;

@@ -59,7 +59,9 @@ int main(void)
 		fprintf(stderr, "fastpath: %s\n", why);
 		return 1;
 	}
-	struct ring_config cfg = { 20000000, 1000000000, 1000000000, 1, PRIORITY_NORMAL, 50 };
+	struct ring_config cfg = { .slice_ns = 20000000, .drain_timeout_ns = 1000000000,
+				   .hold_timeout_ns = 1000000000, .weight = 1,
+				   .priority = PRIORITY_NORMAL, .high_max_share = 50 };
 	struct ring_ops ops = { .drain = no_drain };
 	static struct ring_member m;
 	if (ring_member_start(&m, &g, slot, &cfg, &ops) != 0)

@@ -209,13 +209,15 @@ function fromKyverno(policy) {
 // Object.spec.containers.env{name: "...", value: "..." | ...fieldPath: "..."},
 // and an entry is conditional when its list is guarded by
 // (has(object.metadata.annotations) && "<annotation>" in
-// object.metadata.annotations ? [...] : []).
+// object.metadata.annotations && object.metadata.annotations["<annotation>"]
+// != "" ? [...] : []), as Kyverno's precondition is (an empty annotation
+// declares nothing: the node policy's default holds).
 function fromAdmissionPolicy(map) {
   const got = { env: new Map(), conditional: new Map(), mounts: [], volumes: new Map() };
   const cel = [...map.spec.variables.map((v) => v.expression), ...map.spec.mutations.map((m) => m.applyConfiguration.expression)].join("\n");
   let guard = null;
   for (const line of cel.split("\n")) {
-    const g = /has\(object\.metadata\.annotations\) && "([^"]+)" in object\.metadata\.annotations \? \[/.exec(line);
+    const g = /has\(object\.metadata\.annotations\) && "([^"]+)" in object\.metadata\.annotations && object\.metadata\.annotations\["\1"\] != "" \? \[/.exec(line);
     if (g) guard = g[1];
     const e = /Object\.spec\.containers\.env\{name: "([^"]+)", (?:value: "([^"]*)"|valueFrom: .*fieldPath: "([^"]+)")/.exec(line);
     if (e) {
@@ -419,6 +421,12 @@ async function selfTests(table, ds) {
     const probs = checkInjection(got, table, agentPaths(ds), false);
     report("self-test: a policy missing a variable, or with an unconditional annotation, is refused",
       probs.some((p) => p.includes("CUSLICE_POD_NAMESPACE")) && probs.some((p) => p.includes("not conditional")) ? [] : [JSON.stringify(probs)]);
+    const map = structuredClone(readYamlDocs(path.join(comp("admission-policy"), "mutatingadmissionpolicy.yaml"))[0]);
+    const env = map.spec.variables.find((v) => v.name === "env");
+    env.expression = env.expression.replace(/\(has\(object\.metadata\.annotations\) && "cuslice\.io\/weight"[^?]*\?/, "(true ?");
+    const mprobs = checkInjection(fromAdmissionPolicy(map), table, agentPaths(ds), false);
+    report("self-test: an admission policy whose weight annotation is unguarded is refused",
+      mprobs.some((p) => p.includes("CUSLICE_WEIGHT: not conditional")) ? [] : [JSON.stringify(mprobs)]);
   }
 }
 

@@ -2,7 +2,7 @@
 # run-all.sh - the real-GPU suites, as one command for the device tool.
 #
 # usage: tests/gpu/run-all.sh STAGE...
-#   stages: routes bench memory ring priority frameworks sharedfile fastpath
+#   stages: routes bench memory ring priority frameworks sharedfile fastpath k8s
 # Builds the library (build.sh) unless build-gpu/ is already there, runs the
 # named suites with LIB pointing at it, and leaves in $OUT at most 8 files:
 # <stage>.md summaries, env.txt (GPU, driver, versions) and all.tar.gz (every
@@ -43,6 +43,8 @@ for stage in "$@"; do
 		cp "$WORK/$stage/frameworks.md" "$OUT/frameworks.md" 2>/dev/null ;;
 	sharedfile) OUT=$WORK/$stage timeout 300 "$root/tests/gpu/sharedfile/run.sh" "$B" >"$WORK/$stage/stdout" 2>&1
 		cp "$WORK/$stage/sharedfile.md" "$OUT/sharedfile.md" 2>/dev/null ;;
+	k8s) OUT=$WORK/$stage timeout 300 "$root/tests/gpu/k8s/run.sh" >"$WORK/$stage/stdout" 2>&1
+		cp "$WORK/$stage/k8s-gpu.md" "$OUT/k8s.md" 2>/dev/null ;;
 	fastpath) "$B/tests/bench/fastpath" >"$WORK/$stage/stdout" 2>&1
 		cp "$WORK/$stage/stdout" "$OUT/fastpath.txt" ;;
 	*) echo "unknown stage $stage" >&2 ;;

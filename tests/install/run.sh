@@ -16,7 +16,8 @@
 # LD_PRELOAD names and that LD_PRELOAD works under the simulated driver; the
 # tmpfiles.d entry creates the folder with that mode (systemd-tmpfiles
 # --root); the installed `cuslice doctor` passes against the simulated driver,
-# from the unpacked .deb and, as root, from a real `dpkg -i` (removed after);
+# from the unpacked .deb and, as root, from a real `apt-get install ./cuslice_*.deb`
+# (removed after);
 # the man page has no groff warnings and holds every command's usage; every
 # LD_PRELOAD=/usr/... path in README.md and docs/install.md is in the .deb.
 # Prints TAP lines ("ok - ..." / "not ok - ..."); exits 1 if any failed.
@@ -26,7 +27,7 @@ BUILD=$(cd "${1:-$root/build}" && pwd)
 T=$(mktemp -d /tmp/cuslice-install.XXXXXX)
 installed_deb=0
 cleanup() {
-	[ "$installed_deb" = 0 ] || dpkg -r cuslice >/dev/null 2>&1 || true
+	[ "$installed_deb" = 0 ] || apt-get remove -y -qq -o DPkg::Lock::Timeout=300 cuslice >/dev/null 2>&1 || true
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -141,6 +142,59 @@ if [ -x "$NI" ] && run "node-install.sh --lib-only --prefix /opt/cuslice --lib-d
 		[ "${launches:-0}" -gt 0 ]
 fi
 
+# Bad input: a usage error exits 2, a missing source 1, each with a message.
+if [ -x "$NI" ]; then
+	"$NI" --root "$T/bad" --ring-dir relative/dir >"$T/out" 2>&1
+	rc=$?
+	check "node-install --ring-dir relative/dir: exit $rc (want 2), says: $(head -n 1 "$T/out")" \
+		[ "$rc" = 2 ]
+	mkdir -p "$T/bad"
+	"$NI" --root "$T/bad" --from "$T/nothing" >"$T/out" 2>&1
+	rc=$?
+	written=$(ls -A "$T/bad")
+	check "node-install --from an empty folder: exit $rc (want 1), says: $(head -n 1 "$T/out"); wrote '$written' (want nothing)" \
+		[ "$rc:$written" = "1:" ]
+fi
+
+# The Kubernetes node agent's install step, as deploy/ runs it: its hostPath
+# mounts are all it can write to, and the pods' injected LD_PRELOAD must name
+# the library it installs.
+DS=$root/deploy/kubernetes/base/daemonset.yaml
+if [ ! -f "$DS" ]; then
+	echo "# skip the node agent's install step (no $DS)"
+elif [ -x "$NI" ] && run "read node-install.sh's arguments and mounts from daemonset.yaml" \
+	python3 "$root/tests/install/daemonset-install.py" "$DS" "$root/deploy"; then
+	mapfile -t args < <(sed -n 's/^arg //p' "$T/out")
+	mapfile -t mounts < <(sed -n 's/^mount //p' "$T/out")
+	mapfile -t preloads < <(sed -n 's/^preload //p' "$T/out" | sort -u)
+	D=$T/ds ctr_root=/ argv=() prev=""
+	for a in "${args[@]}"; do # the container's / is $D
+		[ "$prev" != --root ] || { ctr_root=$a; a=$D$a; }
+		argv+=("$a") prev=$a
+	done
+	[ "$ctr_root" != / ] || argv+=(--root "$D")
+	for m in "${mounts[@]}"; do mkdir -p "$D$m"; done  # as kubelet makes them
+	if run "node agent's install step: node-install.sh ${args[*]}" "$NI" "${argv[@]}"; then
+		printed=$(tail -n 1 "$T/out")
+		printed=${printed#LD_PRELOAD=}
+		outside=""
+		while read -r f; do
+			inside=0
+			for m in "${mounts[@]}"; do
+				[ "$m" = /tmp ] || case $f in "$m"/*) inside=1 ;; esac
+			done
+			[ "$inside" = 1 ] || outside="$outside $f"
+		done < <(cd "$D" && find . -mindepth 1 \( -type f -o -type l \) -printf '/%P\n')
+		check "it writes only inside its hostPath mounts (${mounts[*]})${outside:+; outside:$outside}" \
+			[ -z "$outside" ]
+		check "the node has the library at $printed" [ -f "$D${ctr_root%/}$printed" ]
+		for p in "${preloads[@]}"; do
+			check "deploy/ injects LD_PRELOAD $p, where node-install put it" [ "$p" = "$printed" ]
+		done
+		check "deploy/ injects an LD_PRELOAD at all" [ "${#preloads[@]}" -gt 0 ]
+	fi
+fi
+
 # The tmpfiles.d entry, applied to a scratch root.
 conf=$T/meson$prefix/lib/tmpfiles.d/cuslice.conf
 ringdir=$("$BUILD/tools/cuslice" help env | awk '/^  CUSLICE_DIR / { d = 1; next } d && $1 == "default:" { print $2; exit }')
@@ -174,15 +228,19 @@ if [ -n "$deb" ]; then
 	doctor "$T/deb/usr/bin/cuslice" "$T/deb/usr/$multiarch/libcuslice.so"
 	if [ "$(id -u)" != 0 ]; then
 		echo "# skip dpkg -i (not root)"
-	elif dpkg-query -W -f '${Status}' cuslice 2>/dev/null | grep -q installed; then
+	elif dpkg-query -W -f '${Status}' cuslice 2>/dev/null | grep -q 'ok installed'; then
 		echo "# skip dpkg -i (a cuslice package is installed here already; left alone)"
 	else
 		exec 9>/tmp/cuslice-dpkg-test.lock && flock 9
 		installed_deb=1
-		if run "dpkg -i $(basename "$deb")" dpkg -i "$deb"; then
+		# apt-get, as README says, waiting for a dpkg lock another job holds.
+		lock=(-o DPkg::Lock::Timeout=300)
+		if run "apt-get install ./$(basename "$deb")" \
+			env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"${lock[@]}" "$deb"; then
 			doctor /usr/bin/cuslice "/usr/$multiarch/libcuslice.so"
 		fi
-		run "dpkg -r cuslice" dpkg -r cuslice && installed_deb=0
+		run "apt-get remove cuslice" apt-get remove -y -qq "${lock[@]}" cuslice && installed_deb=0
 		flock -u 9
 	fi
 fi
@@ -195,6 +253,19 @@ if [ -n "$deb" ]; then
 		check "LD_PRELOAD=$p (README.md, docs/install.md) is in the package" [ -f "$T/deb$p" ]
 	done
 	check "the docs give an LD_PRELOAD path at all" [ -n "$paths" ]
+fi
+
+# Optional features off: the command still builds and says what it lacks.
+if run "meson setup -Dtop=disabled -Dhttp=disabled -Dman=disabled; ninja tools/cuslice" \
+	sh -c "meson setup '$T/nofeat' '$root' -Dtop=disabled -Dhttp=disabled -Dman=disabled \
+		-Dtests=disabled && ninja -C '$T/nofeat' tools/cuslice"; then
+	"$T/nofeat/tools/cuslice" top >"$T/out" 2>&1
+	rc=$?
+	check "without top: 'cuslice top' exits $rc (want 1), says: $(head -n 1 "$T/out")" \
+		[ "$rc:$(grep -c '^cuslice top: not available' "$T/out")" = "1:1" ]
+	"$T/nofeat/tools/cuslice" metrics --listen 127.0.0.1:1 >"$T/out" 2>&1
+	check "without http: 'cuslice metrics --listen' says: $(head -n 1 "$T/out")" \
+		grep -q "^cuslice metrics: --listen is not available" "$T/out"
 fi
 
 # The man page.

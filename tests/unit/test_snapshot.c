@@ -266,6 +266,53 @@ START_TEST(states_groups_and_caps)
 }
 END_TEST
 
+/* The node-policy fields: sources, card, pod, and the sum of caps a card
+ * carries (each group's cap once, each lone member's own). */
+START_TEST(card_memory_sum_of_caps_and_pods)
+{
+	struct gpufile a, b, c, r;
+	unsigned sa, sb, sc;
+	char why[200] = "";
+	ck_assert_int_eq(gpufile_open(&a, root, UUID, 20, why, sizeof(why)), 0);
+	ck_assert_int_eq(gpufile_open(&b, root, UUID, 20, why, sizeof(why)), 0);
+	ck_assert_int_eq(gpufile_open(&c, root, UUID, 20, why, sizeof(why)), 0);
+	struct member_info ia = { .weight = 1, .priority = 1, .declared_cap = 2 * G, .group = "pod-uid",
+				  .card_total = 16 * G, .src_mem = 2, .src_weight = 1, .src_priority = 3,
+				  .pod_name = "trainer-0", .pod_namespace = "ml" };
+	struct member_info ib = ia;
+	ib.declared_cap = 1 * G;
+	ib.card_total = 0; /* its driver did not say */
+	struct member_info ic = { .weight = 1, .priority = 1, .declared_cap = 4 * G, .group = "" };
+	ck_assert_int_eq(member_join(&a, &ia, NULL, NULL, &sa), 0);
+	ck_assert_int_eq(member_join(&b, &ib, NULL, NULL, &sb), 0);
+	ck_assert_int_eq(member_join(&c, &ic, NULL, NULL, &sc), 0);
+	open_reader(&r);
+	struct snap_gpu *s = malloc(sizeof(*s));
+	ck_assert_int_eq(snapshot_take(&r, s), 0);
+	ck_assert_uint_eq(s->card_total, 16 * G);
+	ck_assert_uint_eq(s->caps_sum, 1 * G + 4 * G);
+	const struct snap_member *m = snapshot_member(s, sa);
+	ck_assert_str_eq(m->pod_name, "trainer-0");
+	ck_assert_str_eq(m->pod_namespace, "ml");
+	ck_assert_uint_eq(m->src_mem, 2);
+	ck_assert_uint_eq(m->src_weight, 1);
+	ck_assert_uint_eq(m->src_priority, 3);
+	ck_assert_uint_eq(snapshot_member(s, sc)->src_mem, 0); /* not recorded */
+	ck_assert_str_eq(snapshot_member(s, sc)->pod_name, "");
+	/* a pod name that fills its array is cut, never read past */
+	memset(a.map->members[sa].pod_name, 'x', sizeof(a.map->members[sa].pod_name));
+	ck_assert_int_eq(snapshot_take(&r, s), 0);
+	ck_assert_uint_eq(strlen(snapshot_member(s, sa)->pod_name), CS_POD_NAME_MAX - 1);
+	gpufile_close(&c); /* the lone member dies: its cap no longer counts */
+	ck_assert_int_eq(snapshot_take(&r, s), 0);
+	ck_assert_uint_eq(s->caps_sum, 1 * G);
+	free(s);
+	gpufile_close(&a);
+	gpufile_close(&b);
+	gpufile_close(&r);
+}
+END_TEST
+
 START_TEST(shares_and_waits_of_a_member)
 {
 	struct gpufile a, r;
@@ -416,6 +463,7 @@ static Suite *snapshot_suite(void)
 	tc = tcase_create("file");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, states_groups_and_caps);
+	tcase_add_test(tc, card_memory_sum_of_caps_and_pods);
 	tcase_add_test(tc, shares_and_waits_of_a_member);
 	tcase_add_test(tc, member_without_history_gets_share_since_joining);
 	tcase_add_test(tc, bad_values_in_the_file_are_contained);

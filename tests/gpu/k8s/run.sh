@@ -148,7 +148,11 @@ start_pod() { # start_pod NAME UID [ANNOTATION=VALUE...]
 	pod_env "$@" >"$W/$name.env"
 	say "### pod $name environment:"
 	cat "$W/$name.env" >>"$log"
-	env -i PATH="$PATH" HOME="${HOME:-/tmp}" $(cat "$W/$name.env") \
+	# The machine's environment stands for the image's; of cuslice's own
+	# variables the pod has exactly what the injection gives it.
+	local unset=(-u LD_PRELOAD)
+	for v in $(env | sed -n 's/^\(CUSLICE_[A-Z_]*\)=.*/\1/p'); do unset+=(-u "$v"); done
+	env "${unset[@]}" $(cat "$W/$name.env") \
 		"$PY" "$W/job.py" "$W/go" "$SECS" >"$W/$name.out" 2>&1 &
 	pids+=($!)
 }

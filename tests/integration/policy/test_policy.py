@@ -187,5 +187,17 @@ def test_policy_command_installs_only_good_files():
     assert got == (CARD // 10) // CHUNK * CHUNK, got
 
 
+def test_doctor_reports_the_policy():
+    box = harness.Sandbox("policy")
+    write_policy(box, "CUSLICE_WEIGHT=2\n")
+    p = cli(box, "doctor")
+    assert "[ ok ] policy: %s/node-policy gives CUSLICE_WEIGHT=2" % box.cuslice_dir in p.stdout, p.stdout
+    write_policy(box, "CUSLICE_WEIGHT=2\nCUSLICE_PRIORITY=urgent\n")
+    p = cli(box, "doctor")
+    assert p.returncode == 1, p.stdout
+    assert "[FAIL] policy: node policy %s/node-policy line 2: CUSLICE_PRIORITY='urgent' is not valid" \
+        % box.cuslice_dir in p.stdout, p.stdout
+
+
 if __name__ == "__main__":
     harness.main(globals())
