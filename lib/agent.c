@@ -1,7 +1,8 @@
-/* agent.c - a ring member's own threads: the agent that owns the slice
- * clock on the holder's side (close the gate, drain, charge, hand on), and
- * the drainer that runs the blocking drain so the agent can give up on it.
- * The protocol they follow is the DESIGN comment of ring.c.
+/* agent.c - a ring member's agent thread: it owns the slice clock on the
+ * holder's side (close the gate, drain, charge, hand on, lend), and starts
+ * and stops the member's threads (the drainer is in drainer.c). The
+ * protocol they follow is the DESIGN comment of ring.c; the charging rule is
+ * docs/ring.md's "Charging".
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "log.h"
 #include "member.h"
 #include "reap.h"
 #include "ring.h"
@@ -38,65 +40,8 @@ enum {
 	LEND_MIN_NS = 300 * 1000,
 	LEND_MISSES = 16,
 	LEND_BACKOFF_NS = 1000 * 1000 * 1000,
-	SEEN_STEP_NS = 10 * 1000 * 1000, /* a long drain still notes the token is ours */
 	STOP_SLACK_NS = 50 * 1000 * 1000, /* the agent woke this late: we were stopped */
 };
-
-/* ------------------------------------------------------------------ */
-/* The drainer: runs ops.drain on its own thread, so that the agent can give
- * up after CUSLICE_DRAIN_TIMEOUT_MS (a stream waiting on another process's
- * event would otherwise deadlock the ring). */
-
-static void *drainer_main(void *arg)
-{
-	struct ring_member *m = arg;
-	if (m->ops.thread_init != NULL)
-		m->ops.thread_init(m->ops.arg);
-	pthread_mutex_lock(&m->drain_lock);
-	for (;;) {
-		while (m->drain_done == m->drain_requested && !atomic_load(&m->stop))
-			pthread_cond_wait(&m->drain_cond, &m->drain_lock);
-		if (atomic_load(&m->stop))
-			break;
-		uint64_t req = m->drain_requested;
-		pthread_mutex_unlock(&m->drain_lock);
-		int r = m->ops.drain != NULL ? m->ops.drain(m->ops.arg) : 0;
-		pthread_mutex_lock(&m->drain_lock);
-		m->drain_result = r;
-		m->drain_done = req;
-		pthread_cond_broadcast(&m->drain_cond);
-	}
-	pthread_mutex_unlock(&m->drain_lock);
-	return NULL;
-}
-
-static int drain_bounded(struct ring_member *m, uint64_t timeout_ns)
-{
-	uint64_t end = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
-
-	pthread_mutex_lock(&m->drain_lock);
-	uint64_t target = ++m->drain_requested;
-	pthread_cond_broadcast(&m->drain_cond);
-	int r = 0;
-	while (m->drain_done < target && r == 0) {
-		/* Wake every SEEN_STEP_NS to note that the token is still
-		 * ours: charging runs only while it is (see charge_end). */
-		uint64_t step = clock_ns(CLOCK_MONOTONIC) + SEEN_STEP_NS;
-		int last = step >= end;
-		struct timespec until = clock_ts(last ? end : step);
-		if (atomic_load(&m->stop))
-			r = -ECANCELED;
-		else if (pthread_cond_timedwait(&m->drain_cond, &m->drain_lock, &until) ==
-				 ETIMEDOUT && last)
-			r = -ETIMEDOUT;
-		else if (ring_holding(m))
-			m->seen_held_ns = ring_now_ns();
-	}
-	if (r == 0)
-		r = m->drain_result;
-	pthread_mutex_unlock(&m->drain_lock);
-	return r;
-}
 
 /* ------------------------------------------------------------------ */
 /* The holder's side, run by the agent thread. */
@@ -179,7 +124,7 @@ static void close_and_drain(struct ring_member *m, int probed, uint64_t timeout_
 	if (probed && atomic_load(&m->launches) == m->last_launches)
 		return;
 	uint64_t t0 = ring_now_ns();
-	int late = drain_bounded(m, timeout_ns) == -ETIMEDOUT;
+	int late = ring_drain_bounded(m, timeout_ns) == -ETIMEDOUT;
 	if (late) {
 		atomic_fetch_add(&m->me->overruns, 1);
 		atomic_fetch_add(&m->ring->overruns, 1);
@@ -230,10 +175,8 @@ static int lend_token(struct ring_member *m, int to, uint64_t now)
 	uint32_t holding = RING_HOLDING;
 	atomic_compare_exchange_strong(&m->me->ring_state, &holding, RING_IDLE);
 	note_lag(m);
-	if (!ring_pass_token(m, token, to, now, m->slot + 1)) {
-		m->lending = 0; /* the token was taken meanwhile */
-		return 1;
-	}
+	if (!ring_pass_token(m, token, to, now, m->slot + 1))
+		m->lending = 0; /* the token was taken meanwhile: nothing to take back */
 	return 1;
 }
 
@@ -297,7 +240,7 @@ static int holder_idle(struct ring_member *m, uint64_t now, uint64_t slice_end)
 	 * that does not finish, or that ends after the slice, proves nothing:
 	 * the slice's end decides then (and charges and weighs the turn). */
 	uint64_t left = slice_end > now ? slice_end - now : 0;
-	if (drain_bounded(m, left > MS ? left : MS) != 0)
+	if (ring_drain_bounded(m, left > MS ? left : MS) != 0)
 		return 0;
 	if (high)
 		return atomic_load_explicit(&m->launches, memory_order_relaxed) == launches;
@@ -498,7 +441,7 @@ static void *agent_main(void *arg)
 		if (now >= next_periodic) {
 			next_periodic = now + PERIODIC_NS;
 			reap_dead(m->g);
-			member_repair(m->g, m->slot); /* after a truncation or overwrite */
+			member_watch(m->g, m->slot); /* after a truncation or overwrite */
 			timeline_flush(m->tl);
 		}
 		uint64_t pause = 100 * MS;
@@ -547,6 +490,9 @@ int ring_member_start(struct ring_member *m, struct gpufile *g, unsigned slot,
 	atomic_store(&m->my_token, NO_TOKEN);
 	m->lend_gap_launches = UINT64_MAX;
 	m->tl = timeline_open(cfg->timeline);
+	if (m->tl == NULL && cfg->timeline != NULL && cfg->timeline[0] != '\0')
+		log_error("CUSLICE_TIMELINE=%s: cannot create the file (%s); no timeline is recorded",
+			  cfg->timeline, strerror(errno));
 	timeline_member(m->tl, cfg->ordinal, slot, cfg->weight, cfg->priority, cfg->uuid);
 	pthread_mutex_init(&m->acquire_lock, NULL);
 	pthread_mutex_init(&m->yield_lock, NULL);
@@ -557,7 +503,7 @@ int ring_member_start(struct ring_member *m, struct gpufile *g, unsigned slot,
 	pthread_cond_init(&m->drain_cond, &ca);
 	pthread_condattr_destroy(&ca);
 
-	int err = start_thread(&m->drainer, drainer_main, m);
+	int err = start_thread(&m->drainer, ring_drainer_main, m);
 	if (err != 0) {
 		timeline_release(m->tl);
 		return err;

@@ -35,6 +35,7 @@ struct gpufile {
 	/* This process's slot as it published it at joining, for
 	 * member_repair(); valid while own_slot >= 0. */
 	unsigned char joined[CS_MEMBER_STRIDE];
+	int detached_said;      /* member_watch reported a detached mapping */
 };
 
 

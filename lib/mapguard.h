@@ -14,7 +14,8 @@
  *      token if the ring's page was cut off;
  *   3. if the file cannot be grown, replaces the mapping with private zeroed
  *      memory (with the header and a free token): the process then runs
- *      alone, unfenced, and mapguard_detached() says so.
+ *      alone, unfenced, and mapguard_detached() says so (member_watch()
+ *      reports it in one line on stderr).
  * The faulting access then runs again and the process goes on. What the cut
  * took (members' slots, charges, statistics) is lost, as after any writer
  * zeroed it; docs/limits.md states this.

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "log.h"
+#include "mapguard.h"
 
 static int slot_lock(const struct gpufile *g, unsigned slot, int cmd, short type, off_t extra,
 		     struct flock *out)
@@ -148,6 +150,17 @@ int member_repair(struct gpufile *g, unsigned slot)
 	memcpy(at + TAIL_START, g->joined + TAIL_START, CS_MEMBER_STRIDE - TAIL_START);
 	atomic_store_explicit(&m->state, MEMBER_ACTIVE, memory_order_release);
 	return 1;
+}
+
+void member_watch(struct gpufile *g, unsigned slot)
+{
+	if (g->map != NULL && !g->detached_said && mapguard_detached(g->map)) {
+		g->detached_said = 1;
+		log_unisolated("shared file %s was cut short and could not be grown back; this "
+			       "process goes on alone, unthrottled, with its memory charged only "
+			       "here", g->path);
+	}
+	member_repair(g, slot);
 }
 
 void member_leave(struct gpufile *g, unsigned slot)

@@ -48,6 +48,11 @@ int member_join(struct gpufile *g, const struct member_info *info, member_cleane
  * the member's agent calls it every 200 ms. */
 int member_repair(struct gpufile *g, unsigned slot);
 
+/* What the member's agent runs every 200 ms: member_repair(), and, once,
+ * the one stderr line of log_unisolated() when mapguard.c had to replace the
+ * mapping with private memory (the file could not be grown back). */
+void member_watch(struct gpufile *g, unsigned slot);
+
 /* Leaves: the caller has returned the slot's resources; frees the slot and
  * drops its locks. */
 void member_leave(struct gpufile *g, unsigned slot);

@@ -13,7 +13,12 @@
  *                   token, a high-priority member preempting a lower holder,
  *                   and ring_forget() for a member that left or died.
  *   ring.grant_ns   stored just BEFORE the CAS that makes a new holder, so a
- *                   reader that sees the new token also sees its grant time.
+ *                   reader that sees the new token also sees its grant time;
+ *                   the holder stores it again when it starts a slice it is
+ *                   owed (keeps its turn).
+ *   ring.lender     stored just BEFORE every CAS that hands the token on or
+ *                   takes it (the lender's slot + 1 for a loan, else 0),
+ *                   cleared after a revocation or ring_forget().
  *   member.ring_state
  *                   the owner's acquirer stores WAITING, then HOLDING when it
  *                   gets the token; the owner's agent moves HOLDING -> IDLE
@@ -48,11 +53,19 @@
  * Choosing the next holder: among WAITING members, the highest class first
  * (high > normal > low; high counts as normal while high members used more
  * than their share of the last second), then the smallest vtime. vtime grows
- * by held time / weight, where held time runs from the moment someone was
- * waiting until the drain finished, so overruns of long kernels are charged
- * and weights give proportional shares. A member that starts waiting lifts
- * its vtime to the smallest vtime of the members already busy less one
- * slice, so idling earns at most one slice of credit.
+ * by charged time / weight: a hold is charged from the moment someone was
+ * waiting (a loan: from its grant) until the drain finished, so overruns of
+ * long kernels are charged and weights give proportional shares, and never
+ * past the moment the token was taken from a member that was stopped. A
+ * member that starts waiting lifts its vtime to the smallest vtime of the
+ * members already busy less the lag it had when it went idle (at most two
+ * slices; none after a revocation): idling earns nothing, and what a member
+ * was owed while busy is kept. The rule and its proof sketch are in
+ * docs/ring.md, "Charging".
+ *
+ * Loans (ring.lender, CUSLICE_BACKFILL_US, off by default): a holder whose
+ * queue is empty lends the token to a waiter of its class and takes it back
+ * at its next launch; the borrower drains within the bound and returns it.
  *
  * Faults. A waiter re-checks the holder every quarter slice (1..50 ms): if
  * its slot is free or its kernel lock is gone (dead, SIGKILL included) the
@@ -60,7 +73,9 @@
  * CUSLICE_HOLD_TIMEOUT_MS since the waiter started waiting (SIGSTOP, stuck
  * outside CUDA, or a drain that cannot finish), likewise. A revoked holder's
  * gate stops passing launches at once, because the fast path compares the
- * token with the one it opened with; its agent then closes the gate.
+ * token with the one it opened with; its agent then closes the gate. The
+ * revoked member is marked IDLE, so it is not granted the token again while
+ * it cannot answer; it re-registers when it runs.
  */
 #include "ring.h"
 

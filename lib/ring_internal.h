@@ -58,6 +58,14 @@ uint64_t ring_busy_floor(const struct ring_member *m);
 /* Credit a member may keep across an idle period, in vtime ns. */
 uint64_t ring_lag_cap(const struct ring_member *m);
 
+/* The drainer thread's body (drainer.c). */
+void *ring_drainer_main(void *arg);
+
+/* Asks the drainer to drain and waits at most timeout_ns. Returns 0 or the
+ * drain's negative errno, -ETIMEDOUT (the drain goes on in the drainer),
+ * or -ECANCELED (the member is stopping). Agent thread only. */
+int ring_drain_bounded(struct ring_member *m, uint64_t timeout_ns);
+
 /* A loan was taken back at once: counts toward the lender's backoff. */
 void ring_lend_missed(struct ring_member *m, uint64_t now);
 

@@ -129,6 +129,8 @@ struct timeline *timeline_open(const char *pattern)
 	if (err == 0)
 		t->refs++;
 	pthread_mutex_unlock(&open_lock);
+	if (err != 0)
+		errno = -err;
 	return err == 0 ? t : NULL;
 }
 

@@ -39,7 +39,7 @@ struct timeline;
 
 /* Opens (once per process; later calls return the same recorder) the file
  * named by pattern. Returns NULL when pattern is NULL or empty, or when the
- * file cannot be created. */
+ * file cannot be created (errno says why). */
 struct timeline *timeline_open(const char *pattern);
 
 /* Describes one lane: this process's membership of one GPU's ring. */

@@ -53,6 +53,8 @@ def tally_stage(stage, path, ok_code=None):
         p, f, bad = got if got else ((1, 0, []) if r.get("result") in GOOD else (0, 1, []))
         where = stage if r["name"] == stage else "%s / %s" % (stage, r["name"])
         names += ["%s / %s" % (where, b) for b in bad]
+        if got is None and f:
+            names.append("%s: %s" % (where, r.get("result")))
         if r.get("result") not in GOOD and f == 0:
             f = 1
             names.append("%s: %s without a failing check (crash or timeout?)"

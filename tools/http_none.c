@@ -6,7 +6,7 @@ int http_serve(const char *listen, const char *dir)
 {
 	(void)listen, (void)dir;
 	fprintf(stderr, "cuslice metrics: --listen is not available: this cuslice was built "
-			"without libmicrohttpd (install libmicrohttpd-dev and rebuild), use "
+			"without libmicrohttpd (-Dhttp=disabled, or no libmicrohttpd-dev: install it and rebuild), use "
 			"--textfile with node-exporter instead\n");
 	return EXIT_PROBLEM;
 }

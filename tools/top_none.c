@@ -2,11 +2,11 @@
  * package was missing at build time). */
 #include "cli.h"
 
-int cmd_top(int argc, char **argv)
+int cmd_top(const struct cli_command *self, int argc, char **argv)
 {
-	(void)argc, (void)argv;
+	(void)self, (void)argc, (void)argv;
 	fprintf(stderr, "cuslice top: not available: this cuslice was built without ncurses "
-			"(install libncurses-dev and rebuild); 'cuslice status' shows the same "
+			"(-Dtop=disabled, or no libncurses-dev: install it and rebuild); 'cuslice status' shows the same "
 			"data once\n");
 	return EXIT_PROBLEM;
 }

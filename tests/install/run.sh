@@ -255,6 +255,19 @@ if [ -n "$deb" ]; then
 	check "the docs give an LD_PRELOAD path at all" [ -n "$paths" ]
 fi
 
+# Optional features off: the command still builds and says what it lacks.
+if run "meson setup -Dtop=disabled -Dhttp=disabled -Dman=disabled; ninja tools/cuslice" \
+	sh -c "meson setup '$T/nofeat' '$root' -Dtop=disabled -Dhttp=disabled -Dman=disabled \
+		-Dtests=disabled && ninja -C '$T/nofeat' tools/cuslice"; then
+	"$T/nofeat/tools/cuslice" top >"$T/out" 2>&1
+	rc=$?
+	check "without top: 'cuslice top' exits $rc (want 1), says: $(head -n 1 "$T/out")" \
+		[ "$rc:$(grep -c '^cuslice top: not available' "$T/out")" = "1:1" ]
+	"$T/nofeat/tools/cuslice" metrics --listen 127.0.0.1:1 >"$T/out" 2>&1
+	check "without http: 'cuslice metrics --listen' says: $(head -n 1 "$T/out")" \
+		grep -q "^cuslice metrics: --listen is not available" "$T/out"
+fi
+
 # The man page.
 page=$T/meson$prefix/share/man/man1/cuslice.1
 if [ -f "$page" ]; then

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -257,6 +258,53 @@ START_TEST(truncated_mid_header_under_member)
 }
 END_TEST
 
+START_TEST(member_goes_on_alone_when_the_file_cannot_grow)
+{
+	/* The file cannot be grown back (here: a file size limit; on a node,
+	 * a full tmpfs): the guard gives the member private memory with the
+	 * header and a free token, and member_watch says so once on stderr. */
+	make_root();
+	int err_pipe[2];
+	ck_assert_int_eq(pipe(err_pipe), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(err_pipe[1], STDERR_FILENO);
+		struct gpufile g;
+		char why[300] = "";
+		struct member_info info = { .weight = 1, .priority = 1 };
+		unsigned slot;
+		if (gpufile_open(&g, dir, UUID, 20, why, sizeof(why)) != 0 ||
+		    member_join(&g, &info, NULL, NULL, &slot) != 0)
+			_exit(10);
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit lim = { 4096, 4096 };
+		if (setrlimit(RLIMIT_FSIZE, &lim) != 0 || truncate(path, 0) != 0)
+			_exit(11);
+		uint64_t t = atomic_load(&g.map->ring.token); /* faults */
+		if (!mapguard_detached(g.map) || TOKEN_HOLDER(t) != CS_NO_HOLDER ||
+		    gpufile_check(&g.map->header, sizeof(struct cs_file), UUID, why, sizeof(why)))
+			_exit(12);
+		member_watch(&g, slot);
+		member_watch(&g, slot); /* said once */
+		if (atomic_load(&g.map->members[slot].state) != MEMBER_ACTIVE)
+			_exit(13);
+		_exit(0);
+	}
+	close(err_pipe[1]);
+	char out[2048] = "";
+	ssize_t n, got = 0;
+	while ((n = read(err_pipe[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(err_pipe[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	ck_assert_msg(strstr(out, "could not be grown back") != NULL, "stderr: %s", out);
+	ck_assert_ptr_null(strstr(strchr(out, '\n') + 1, "cuslice"));
+}
+END_TEST
+
 START_TEST(member_repairs_its_slot_after_a_cut)
 {
 	/* A cut through this member's slot: the guard grows the file back with
@@ -384,6 +432,7 @@ static Suite *fileguard_suite(void)
 	tcase_add_test(tc, truncated_mid_members_under_member);
 	tcase_add_test(tc, truncated_mid_header_under_member);
 	tcase_add_test(tc, member_repairs_its_slot_after_a_cut);
+	tcase_add_test(tc, member_goes_on_alone_when_the_file_cannot_grow);
 	tcase_add_test(tc, other_faults_reach_the_previous_handler);
 	tcase_add_test(tc, other_faults_keep_the_default_action);
 	suite_add_tcase(s, tc);
