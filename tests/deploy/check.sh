@@ -14,7 +14,7 @@
 #     Debian's kubectl (kubernetes-client 1.20, kustomize v2.0.3) has no
 #     kustomize components: with it, only the base is rendered by kubectl and
 #     the rest by render.mjs alone (said as "# SKIP" on those lines);
-#  3. npm ci (pinned package-lock.json) and validate.mjs: every rendered
+#  3. validate.mjs (npm ci first: pinned package-lock.json): every rendered
 #     object against its schema with unknown fields refused, the injected pod
 #     spec against the library's own table (`cuslice help pod`), and the
 #     consistency checks (see validate.mjs);
@@ -59,6 +59,10 @@ if [ ${#need[@]} -gt 0 ]; then
 	tap $? "apt-get install ${need[*]}" "$work/apt.log"
 fi
 
+# The pinned npm packages render.mjs and validate.mjs need.
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1
+tap $? "npm ci (tests/deploy/package-lock.json)" "$work/npm.log"
+
 # 1. yamllint: every manifest, example, value file and the kustomizations.
 yamllint -s -c "$deploy/.yamllint" "$deploy" >"$work/yamllint.log" 2>&1
 tap $? "yamllint (strict) on deploy/kubernetes" "$work/yamllint.log"
@@ -91,8 +95,6 @@ for t in "${targets[@]}"; do
 done
 
 # 3. Schemas, injection and consistency.
-(cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1
-tap $? "npm ci (tests/deploy/package-lock.json)" "$work/npm.log"
 node "$here/validate.mjs" --cuslice "$build/tools/cuslice" --deploy "$deploy" \
 	--rules-out "$work/rules.yaml" >"$work/validate.tap" 2>&1
 vrc=$?
