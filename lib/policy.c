@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -140,6 +141,54 @@ int policy_read(const char *dir, struct node_policy *p, policy_reporter *report,
 	return policy_read_file(path, p, report, arg);
 }
 
+/* Whether st's owner is the owner of the folder that holds path. */
+static int owns_folder(const char *path, uid_t uid)
+{
+	char folder[CONFIG_PATH_MAX + 16];
+	struct stat st;
+	snprintf(folder, sizeof(folder), "%s", path);
+	char *slash = strrchr(folder, '/');
+	if (slash == NULL)
+		snprintf(folder, sizeof(folder), ".");
+	else
+		slash[slash == folder] = '\0'; /* "/node-policy" lies in "/" */
+	return stat(folder, &st) == 0 && st.st_uid == uid;
+}
+
+/* Why a policy file described by st must not be trusted, or NULL. In a
+ * folder every user may write (mode 1777), anyone could have put it there. */
+static const char *distrust(const char *path, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (st->st_uid != 0 && st->st_uid != geteuid() && !owns_folder(path, st->st_uid))
+		return "owned by neither root, this process's user nor the folder's owner";
+	if (st->st_mode & 022)
+		return "writable by group or others";
+	return NULL;
+}
+
+/* Reports and returns -EPERM when the file is not trusted (fd < 0: the
+ * open failed, so the name is looked at instead); 0 otherwise. */
+static int refuse_untrusted(int fd, const char *path, const struct node_policy *p,
+			    policy_reporter *report, void *arg)
+{
+	struct stat st;
+	int err = errno;
+	if ((fd >= 0 ? fstat(fd, &st) : lstat(path, &st)) != 0) {
+		errno = err;
+		return 0; /* the read reports what is wrong */
+	}
+	const char *why = distrust(path, &st);
+	errno = err;
+	if (why == NULL)
+		return 0;
+	say(report, arg, "%s refused and ignored (defaults apply): owner uid %u, mode %04o: %s; "
+		    "install it as root with cuslice policy install FILE", p->origin,
+	    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), why);
+	return -EPERM;
+}
+
 int policy_read_file(const char *path, struct node_policy *p, policy_reporter *report,
 		     void *arg)
 {
@@ -149,6 +198,11 @@ int policy_read_file(const char *path, struct node_policy *p, policy_reporter *r
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return -ENOENT;
+	if (refuse_untrusted(fd, path, p, report, arg) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -EPERM;
+	}
 	ssize_t len = fd < 0 ? -errno : read_whole(fd, buf);
 	if (fd >= 0)
 		close(fd);

@@ -33,7 +33,9 @@
  * weight or priority falls back to the default; a bad cap, or a policy file
  * that exists but cannot be read whole, refuses allocations until it is
  * fixed when the process declares no cap of its own (a cap is never lifted
- * silently). The file is never trusted to be small, text or well formed.
+ * silently). The file is never trusted to be small, text or well formed,
+ * nor to be the operator's: one that another local user could have written
+ * is refused and ignored (policy_read).
  */
 #ifndef CUSLICE_POLICY_H
 #define CUSLICE_POLICY_H
@@ -70,9 +72,16 @@ int policy_parse(const char *text, size_t len, struct node_policy *p,
 		 policy_reporter *report, void *arg);
 
 /* Reads dir/node-policy into *p. Returns 0, -ENOENT when there is no
- * policy (*p empty, nothing reported), or a negative errno after reporting
- * why the file cannot be read (then p->unreadable is set). Parse problems
- * are reported but are not an error of the read: the good lines are kept. */
+ * policy (*p empty, nothing reported), -EPERM after reporting that the file
+ * is refused (*p empty: the policy is ignored, as if absent), or another
+ * negative errno after reporting why the file cannot be read (then
+ * p->unreadable is set). A file is refused when it is not a regular file
+ * (a symbolic link, a FIFO, a folder), is writable by group or others, or
+ * is owned by neither root, the effective uid nor the owner of the folder
+ * it lies in: the ring folder is usually writable by every user, and a
+ * refused file is ignored rather than failing closed, so a file another
+ * user put there cannot set or break anyone's defaults. Parse problems are
+ * reported but are not an error of the read: the good lines are kept. */
 int policy_read(const char *dir, struct node_policy *p, policy_reporter *report, void *arg);
 
 /* policy_read() for a file of any name (the CLI checks a ConfigMap's file

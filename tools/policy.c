@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +109,16 @@ int cmd_policy(const struct cli_command *self, int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%s", dir, POLICY_FILE);
 		return check(path, stdout, 1) > 0 ? EXIT_PROBLEM : 0;
 	}
+	/* A file the operator names may be a link (a ConfigMap's key is one):
+	 * its target is checked, by the rules of an installed policy. */
+	char src[PATH_MAX];
+	if (operands == 1 && realpath(argv[optind + 1], src) == NULL)
+		snprintf(src, sizeof(src), "%s", argv[optind + 1]);
 	if (strcmp(action, "check") == 0 && operands == 1)
-		return check(argv[optind + 1], stdout, 0) != 0 ? EXIT_PROBLEM : 0;
+		return check(src, stdout, 0) != 0 ? EXIT_PROBLEM : 0;
 	if (strcmp(action, "install") == 0 && operands == 1) {
 		cli_dir(dir_opt, dir, sizeof(dir));
-		return install(argv[optind + 1], dir);
+		return install(src, dir);
 	}
 	return cli_usage_error(self, "expected 'check FILE', 'install FILE' or 'show'");
 }

@@ -30,6 +30,7 @@ os.makedirs(ring)
 os.makedirs(os.path.join(root, "sim"))
 with open(os.path.join(ring, "node-policy"), "w") as f:
     f.write("CUSLICE_MEM_LIMIT=card/10\nCUSLICE_WEIGHT=1\nCUSLICE_PRIORITY=normal\n")
+os.chmod(os.path.join(ring, "node-policy"), 0o644)  # a group-writable policy is ignored
 
 base = {k: v for k, v in os.environ.items() if not k.startswith(("CUSLICE_", "SIMCUDA_"))}
 base.update(LD_LIBRARY_PATH=os.path.join(build, "tests", "simcuda"), CUSLICE_DIR=ring,

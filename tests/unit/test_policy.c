@@ -48,6 +48,7 @@ static void write_policy(const char *text, size_t len)
 	FILE *f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fchmod(fileno(f), 0644), 0); /* whatever the umask */
 	fclose(f);
 }
 
@@ -214,11 +215,11 @@ END_TEST
 
 START_TEST(unreadable_policy_keeps_a_cap)
 {
-	char path[128];
 	struct cs_config cfg;
 	uint64_t cap;
-	snprintf(path, sizeof(path), "%s/%s", dir, POLICY_FILE);
-	ck_assert_int_eq(mkdir(path, 0755), 0); /* read() fails: EISDIR */
+	static char big[POLICY_SIZE_MAX + 1];
+	memset(big, '#', sizeof(big)); /* ours, 0644, but cannot be read whole */
+	write_policy(big, sizeof(big));
 	ck_assert_int_eq(load(&cfg, no_env), 2);
 	ck_assert_ptr_nonnull(strstr(said, "cannot be read"));
 	ck_assert_int_eq(memspec_cap_card(&cfg.mem, 0, "GPU-1", 80ULL << 30, &cap), -EINVAL);
@@ -228,11 +229,11 @@ END_TEST
 
 START_TEST(unreadable_policy_leaves_own_cap)
 {
-	char path[128];
 	static const char *const env[] = { "CUSLICE_MEM_LIMIT", "2G", NULL };
 	struct cs_config cfg;
-	snprintf(path, sizeof(path), "%s/%s", dir, POLICY_FILE);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
+	static char big[POLICY_SIZE_MAX + 1];
+	memset(big, '#', sizeof(big));
+	write_policy(big, sizeof(big));
 	ck_assert_int_eq(load(&cfg, env), 1); /* only "cannot be read" */
 	ck_assert_uint_eq(cap_of(&cfg, 80ULL << 30), 2ULL << 30);
 }
@@ -285,8 +286,105 @@ START_TEST(symlinked_policy_is_refused)
 	struct cs_config cfg;
 	snprintf(path, sizeof(path), "%s/%s", dir, POLICY_FILE);
 	ck_assert_int_eq(symlink("/etc/hostname", path), 0);
-	ck_assert_int_eq(load(&cfg, no_env), 2); /* cannot be read + cap kept */
-	ck_assert_ptr_nonnull(strstr(said, "cannot be read"));
+	ck_assert_int_eq(load(&cfg, no_env), 1); /* refused, then ignored */
+	ck_assert_ptr_nonnull(strstr(said, "refused and ignored"));
+	ck_assert_ptr_nonnull(strstr(said, "not a regular file"));
+	ck_assert_int_eq(cfg.mem.set, 0);
+	ck_assert_int_eq(cfg.mem.invalid, 0); /* no cap, and none refused */
+}
+END_TEST
+
+/* The policy the next tests write: it would cap, weigh and prioritise. */
+static const char hostile[] = "CUSLICE_MEM_LIMIT=1\nCUSLICE_WEIGHT=9\nCUSLICE_PRIORITY=high\n";
+
+/* Asserts that the policy was refused for why, once, and that nothing of
+ * it applies: no cap (not even a failing one), default weight and
+ * priority. */
+static void assert_ignored(const struct cs_config *cfg, int problems, const char *why)
+{
+	ck_assert_int_eq(problems, 1);
+	ck_assert_ptr_nonnull(strstr(said, "refused and ignored"));
+	ck_assert_ptr_nonnull(strstr(said, why));
+	ck_assert_int_eq(cfg->mem.set, 0);
+	ck_assert_int_eq(cfg->mem.invalid, 0);
+	ck_assert_uint_eq(cfg->weight, 1);
+	ck_assert_int_eq(cfg->priority, PRIORITY_NORMAL);
+	ck_assert_int_eq(config_source(cfg, "CUSLICE_MEM_LIMIT"), SOURCE_DEFAULT);
+}
+
+static void policy_path(char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", dir, POLICY_FILE);
+}
+
+START_TEST(world_writable_policy_is_refused)
+{
+	char path[128];
+	struct cs_config cfg;
+	policy_path(path, sizeof(path));
+	write_policy(hostile, sizeof(hostile) - 1);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	assert_ignored(&cfg, load(&cfg, no_env), "mode 0666: writable by group or others");
+	said[0] = '\0';
+	nsaid = 0;
+	ck_assert_int_eq(chmod(path, 0620), 0); /* group alone is enough */
+	assert_ignored(&cfg, load(&cfg, no_env), "writable by group or others");
+}
+END_TEST
+
+START_TEST(own_0644_policy_is_accepted)
+{
+	char path[128];
+	struct cs_config cfg;
+	struct stat st;
+	policy_path(path, sizeof(path));
+	write_policy(hostile, sizeof(hostile) - 1);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_int_eq(load(&cfg, no_env), 0);
+	ck_assert_uint_eq(cfg.weight, 9);
+	ck_assert_int_eq(cfg.priority, PRIORITY_HIGH);
+	ck_assert_uint_eq(cap_of(&cfg, 80ULL << 30), 1);
+}
+END_TEST
+
+START_TEST(fifo_policy_is_refused)
+{
+	char path[128];
+	struct cs_config cfg;
+	policy_path(path, sizeof(path));
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	assert_ignored(&cfg, load(&cfg, no_env), "not a regular file");
+	said[0] = '\0';
+	nsaid = 0;
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkdir(path, 0755), 0); /* a folder: refused too, not "unreadable" */
+	assert_ignored(&cfg, load(&cfg, no_env), "not a regular file");
+}
+END_TEST
+
+START_TEST(foreign_owner_policy_is_refused)
+{
+	char path[128];
+	struct cs_config cfg;
+	if (geteuid() != 0) {
+		printf("foreign_owner_policy_is_refused: skipped, not root (cannot give a file "
+		       "to another user)\n");
+		return;
+	}
+	policy_path(path, sizeof(path));
+	write_policy(hostile, sizeof(hostile) - 1);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	assert_ignored(&cfg, load(&cfg, no_env), "owner uid 65534, mode 0644: owned by neither");
+
+	/* The folder's owner is trusted: the same file in a folder of 65534's. */
+	said[0] = '\0';
+	nsaid = 0;
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	ck_assert_int_eq(load(&cfg, no_env), 0);
+	ck_assert_uint_eq(cfg.weight, 9);
 }
 END_TEST
 
@@ -328,6 +426,10 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, oversized_and_binary_files);
 	tcase_add_test(tc, too_many_and_too_long);
 	tcase_add_test(tc, symlinked_policy_is_refused);
+	tcase_add_test(tc, world_writable_policy_is_refused);
+	tcase_add_test(tc, own_0644_policy_is_accepted);
+	tcase_add_test(tc, fifo_policy_is_refused);
+	tcase_add_test(tc, foreign_owner_policy_is_refused);
 	tcase_add_test(tc, source_names);
 	tcase_add_test(tc, only_documented_policy_variables);
 	suite_add_tcase(s, tc);

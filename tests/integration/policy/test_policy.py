@@ -30,8 +30,11 @@ def memprobe():
 
 def write_policy(box, text):
     os.makedirs(box.cuslice_dir, exist_ok=True)
-    with open(os.path.join(box.cuslice_dir, "node-policy"), "w") as f:
+    path = os.path.join(box.cuslice_dir, "node-policy")
+    with open(path, "w") as f:
         f.write(text)
+    os.chmod(path, 0o644)  # whatever the umask: a group-writable policy is refused
+    return path
 
 
 def fill(box, **env):
@@ -185,6 +188,64 @@ def test_policy_command_installs_only_good_files():
     assert p.returncode == 0 and "CUSLICE_WEIGHT=2" in p.stdout, p.stdout
     got, _, _ = fill(box)
     assert got == (CARD // 10) // CHUNK * CHUNK, got
+
+
+def test_policy_of_another_user_is_ignored():
+    """A node-policy that another local user put in the (1777) ring folder
+    sets nothing: the member stays uncapped with the defaults, and status
+    shows why."""
+    if os.geteuid() != 0:
+        print("skipped: giving the policy to uid 65534 needs root")
+        return
+    box = harness.Sandbox("policy")
+    path = write_policy(box, "CUSLICE_MEM_LIMIT=1\nCUSLICE_WEIGHT=7\nCUSLICE_PRIORITY=low\n")
+    os.chown(path, 65534, 65534)
+    got, last, err = fill(box, CUSLICE_LOG="error")
+    assert got == CARD and last == OOM, got  # no cap: the simulated card refuses
+    assert "refused and ignored" in err and "owner uid 65534, mode 0644" in err, err
+    m = Member(box)
+    try:
+        assert m.cmd("alloc alloc %d" % (64 * MiB)) == "alloc 0"
+        (me,) = members(box)
+        assert me["weight"] == 1 and me["priority"] == "normal", me
+        assert me["memory"]["declared_cap_bytes"] in (0, None), me
+        assert me["sources"] == {"memory": "default", "weight": "default",
+                                 "priority": "default"}, me
+        assert "refused and ignored" in me["note"], me
+    finally:
+        m.close()
+    p = cli(box, "doctor")
+    assert p.returncode == 1 and "[FAIL] policy: node policy %s refused" % path in p.stdout, p.stdout
+
+
+def test_install_follows_a_configmap_link_and_writes_0644():
+    """A ConfigMap volume's key is a link (node-policy -> ..data/node-policy);
+    install checks its target and writes a file processes accept."""
+    box = harness.Sandbox("policy")
+    cm = box.path("configmap")
+    os.makedirs(os.path.join(cm, "..2026_12_02"))
+    with open(os.path.join(cm, "..2026_12_02", "node-policy"), "w") as f:
+        f.write("CUSLICE_WEIGHT=4\n")
+    os.chmod(os.path.join(cm, "..2026_12_02", "node-policy"), 0o600)
+    os.symlink("..2026_12_02", os.path.join(cm, "..data"))
+    os.symlink("..data/node-policy", os.path.join(cm, "node-policy"))
+    os.makedirs(box.cuslice_dir)
+    old_umask = os.umask(0o077)  # install must not depend on the caller's umask
+    try:
+        p = cli(box, "policy", "install", os.path.join(cm, "node-policy"))
+    finally:
+        os.umask(old_umask)
+    assert p.returncode == 0, p.stderr
+    st = os.stat(os.path.join(box.cuslice_dir, "node-policy"))
+    assert st.st_mode & 0o7777 == 0o644 and st.st_uid == os.geteuid(), oct(st.st_mode)
+    p = cli(box, "policy", "show")
+    assert p.returncode == 0 and "CUSLICE_WEIGHT=4" in p.stdout, (p.stdout, p.stderr)
+    writable = box.path("writable")
+    with open(writable, "w") as f:
+        f.write("CUSLICE_WEIGHT=5\n")
+    os.chmod(writable, 0o666)
+    p = cli(box, "policy", "install", writable)
+    assert p.returncode == 1 and "writable by group or others" in p.stderr, p.stderr
 
 
 def test_doctor_reports_the_policy():
