@@ -20,14 +20,27 @@ static int write_all(int fd, const char *text, size_t len)
 	return 0;
 }
 
+/* Creates a fresh temporary file next to path: O_EXCL and O_NOFOLLOW, so a
+ * name that someone else planted in a shared folder (a file or a link) is
+ * never reused, only skipped. Returns the descriptor and fills tmp. */
+static int open_fresh(const char *path, char *tmp, size_t size)
+{
+	for (int attempt = 0; attempt < 64; attempt++) {
+		if (snprintf(tmp, size, "%s.tmp.%d.%d", path, (int)getpid(), attempt) >= (int)size)
+			return -ENAMETOOLONG;
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
 int textfile_write(const char *path, const char *text, size_t len)
 {
 	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open_fresh(path, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	fchmod(fd, 0644); /* whatever the umask */
 	int err = write_all(fd, text, len);
 	if (err == 0 && fsync(fd) != 0)

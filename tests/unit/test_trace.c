@@ -186,18 +186,20 @@ END_TEST
 
 START_TEST(failed_write_leaves_file_untouched)
 {
-	/* The temporary name is taken by a folder, so the temporary file cannot
+	/* Every temporary name is taken by a folder, so no temporary file can
 	 * be created (this works as root too, unlike a read-only folder). */
 	make_dir();
 	char path[128], tmp[160];
 	in_dir("trace.txt", path, sizeof(path));
 	write_file(path, "previous run\n");
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	ck_assert_int_eq(mkdir(tmp, 0755), 0);
+	for (int i = 0; i < 64; i++) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp.%d.%d", path, (int)getpid(), i);
+		ck_assert_int_eq(mkdir(tmp, 0755), 0);
+	}
 	int err = trace_write(path, names, counts, 3);
-	ck_assert_int_eq(err, -EISDIR);
+	ck_assert_int_eq(err, -EEXIST);
 	ck_assert_str_eq(read_file(path), "previous run\n");
-	ck_assert_int_eq(dir_entries(), 2);
+	ck_assert_int_eq(dir_entries(), 65);
 }
 END_TEST
 
@@ -243,6 +245,31 @@ START_TEST(path_too_long_for_temporary)
 }
 END_TEST
 
+START_TEST(planted_temporary_link_is_not_followed)
+{
+	/* Another user of a shared folder plants links where the temporary
+	 * file will be created (the old name and the first new one). The write
+	 * must skip them: the file they point to keeps its content, and path
+	 * ends up a regular file with the new text. */
+	make_dir();
+	char path[128], victim[128], link1[192], link2[192];
+	in_dir("trace.txt", path, sizeof(path));
+	in_dir("victim", victim, sizeof(victim));
+	write_file(victim, "not yours\n");
+	snprintf(link1, sizeof(link1), "%s.tmp.%d", path, (int)getpid());
+	snprintf(link2, sizeof(link2), "%s.tmp.%d.0", path, (int)getpid());
+	ck_assert_int_eq(symlink(victim, link1), 0);
+	ck_assert_int_eq(symlink(victim, link2), 0);
+	ck_assert_int_eq(trace_write(path, names, counts, 3), 0);
+	ck_assert_str_eq(read_file(victim), "not yours\n");
+	struct stat st;
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(lstat(link2, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -262,6 +289,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, rename_onto_folder_is_an_error);
 	tcase_add_test(tc, unwritable_folder_is_an_error);
 	tcase_add_test(tc, path_too_long_for_temporary);
+	tcase_add_test(tc, planted_temporary_link_is_not_followed);
 	suite_add_tcase(s, tc);
 	return s;
 }
