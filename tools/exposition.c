@@ -15,7 +15,7 @@
 #include "cli.h"
 #include "policy.h"
 
-enum value_kind { V_INT, V_NS, V_RATIO };
+enum value_kind { V_INT, V_NS, V_RATIO, V_NONE /* no sample */ };
 
 struct value {
 	enum value_kind kind;
@@ -36,6 +36,11 @@ static struct value vns(uint64_t ns)
 static struct value vratio(double d)
 {
 	return (struct value){ V_RATIO, 0, d };
+}
+
+static struct value vnone(void)
+{
+	return (struct value){ V_NONE, 0, 0 };
 }
 
 static void put_value(FILE *f, struct value v)
@@ -80,6 +85,16 @@ static struct value gpu_overruns(const struct snap_gpu *g) { return vint(g->over
 static struct value gpu_revocations(const struct snap_gpu *g) { return vint(g->revocations); }
 static struct value gpu_high(const struct snap_gpu *g) { return vratio(g->high_share); }
 static struct value gpu_free(const struct snap_gpu *g) { return vint(g->holder < 0); }
+/* The card's size is known once a live member has told it: no sample before. */
+static struct value gpu_card(const struct snap_gpu *g)
+{
+	return g->card_total != 0 ? vint(g->card_total) : vnone();
+}
+
+static struct value gpu_caps(const struct snap_gpu *g)
+{
+	return g->card_total != 0 ? vint(g->caps_sum) : vnone();
+}
 
 static const struct {
 	const char *name, *type, *help;
@@ -98,6 +113,11 @@ static const struct {
 	  "Tokens taken from dead or stuck holders.", gpu_revocations },
 	{ "cuslice_ring_high_priority_ratio", "gauge",
 	  "GPU time of high-priority members over the last 1 s window (0..1).", gpu_high },
+	{ "cuslice_gpu_memory_total_bytes", "gauge",
+	  "Device memory of the card, as its members' driver reports it.", gpu_card },
+	{ "cuslice_gpu_memory_caps_bytes", "gauge",
+	  "Sum of the memory caps in force on the card: each group's once, each lone "
+	  "member's own.", gpu_caps },
 };
 
 static void gpu_labels(FILE *f, const struct snap_gpu *g)
@@ -110,10 +130,13 @@ static void gpu_families(FILE *f, const struct gpu_set *set)
 	for (size_t k = 0; k < sizeof(gpu_metrics) / sizeof(gpu_metrics[0]); k++) {
 		family(f, gpu_metrics[k].name, gpu_metrics[k].type, gpu_metrics[k].help);
 		for (unsigned i = 0; i < set->n; i++) {
+			struct value v = gpu_metrics[k].get(&set->gpus[i]);
+			if (v.kind == V_NONE)
+				continue;
 			fprintf(f, "%s{", gpu_metrics[k].name);
 			gpu_labels(f, &set->gpus[i]);
 			fputs("} ", f);
-			put_value(f, gpu_metrics[k].get(&set->gpus[i]));
+			put_value(f, v);
 			fputc('\n', f);
 		}
 	}
@@ -206,31 +229,6 @@ static void member_sources(FILE *f, const struct gpu_set *set)
 				fputs("} 1\n", f);
 			}
 		}
-	}
-}
-
-/* The card's memory and the sum of the caps on it; no sample while no
- * live member has told the card's size. */
-static void gpu_memory(FILE *f, const struct gpu_set *set)
-{
-	family(f, "cuslice_gpu_memory_total_bytes", "gauge",
-	       "Device memory of the card, as its members' driver reports it.");
-	for (unsigned i = 0; i < set->n; i++) {
-		if (set->gpus[i].card_total == 0)
-			continue;
-		fputs("cuslice_gpu_memory_total_bytes{", f);
-		put_label(f, "gpu_uuid", set->gpus[i].uuid, 1);
-		fprintf(f, "} %llu\n", (unsigned long long)set->gpus[i].card_total);
-	}
-	family(f, "cuslice_gpu_memory_caps_bytes", "gauge",
-	       "Sum of the memory caps in force on the card: each group's once, each lone "
-	       "member's own.");
-	for (unsigned i = 0; i < set->n; i++) {
-		if (set->gpus[i].card_total == 0)
-			continue;
-		fputs("cuslice_gpu_memory_caps_bytes{", f);
-		put_label(f, "gpu_uuid", set->gpus[i].uuid, 1);
-		fprintf(f, "} %llu\n", (unsigned long long)set->gpus[i].caps_sum);
 	}
 }
 
@@ -396,7 +394,6 @@ char *metrics_render(const struct gpu_set *set, size_t *len)
 	       "Per-GPU files that are corrupt, foreign or unreadable (cuslice doctor tells why).");
 	fprintf(f, "cuslice_files_unreadable %u\n", set->nerrors);
 	gpu_families(f, set);
-	gpu_memory(f, set);
 	member_families(f, set);
 	group_families(f, set);
 	if (fclose(f) != 0) {
