@@ -256,7 +256,7 @@ void alloc_graph_sync(int ordinal)
 {
 	const struct gpu_driver *drv = gpu_driver();
 	uint64_t bytes;
-	if (!atomic_load_explicit(&graph_seen, memory_order_acquire) || ordinal < 0 ||
+	if (!alloc_graph_active() || ordinal < 0 ||
 	    drv->graph_mem == NULL || drv->graph_mem(ordinal, &bytes) != 0)
 		return;
 	struct gpu *g = prepare(gpu_join(ordinal));
