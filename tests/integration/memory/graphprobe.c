@@ -12,7 +12,8 @@
  *   trim              cuDeviceGraphMemTrim(0)
  *   ctx BYTES         a context made, BYTES allocated in it, destroyed
  *   alloc BYTES       cuMemAlloc in the primary context
- *   reset             cuDevicePrimaryCtxReset(0); the context stays current
+ *   reset             cuDevicePrimaryCtxReset(0), then the primary context
+ *                     retained and made current again, with a new stream
  *   quit
  */
 #include <cuda.h>
@@ -151,6 +152,21 @@ static void cmd_ctx(size_t bytes)
 	printf("ctx %d\n", r);
 }
 
+/* The reset destroys the primary context and its stream: take the context
+ * again and make a new stream, as a program that goes on after it must. */
+static CUresult cmd_reset(void)
+{
+	CUcontext ctx;
+	CUresult r = cu.reset(0);
+	if (r == CUDA_SUCCESS)
+		r = cu.retain(&ctx, 0);
+	if (r == CUDA_SUCCESS)
+		r = cu.set_current(ctx);
+	if (r == CUDA_SUCCESS)
+		r = cu.stream_create(&stream, 0);
+	return r;
+}
+
 int main(void)
 {
 	char line[128], what[32];
@@ -178,7 +194,7 @@ int main(void)
 			CUdeviceptr d;
 			printf("alloc %d\n", cu.alloc(&d, n));
 		} else if (strcmp(what, "reset") == 0)
-			printf("reset %d\n", cu.reset(0));
+			printf("reset %d\n", cmd_reset());
 		else if (strcmp(what, "quit") == 0)
 			return 0;
 		else
