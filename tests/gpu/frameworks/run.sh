@@ -4,7 +4,8 @@
 #   mlp:    one MLP alone; the pair natively; under cuslice at 1:1, at 1:1
 #           without loans (CUSLICE_BACKFILL_US=0), and at 2:1
 #   server: the ResNet-18 server alone, beside the MLP natively, and as a
-#           high member beside it under cuslice
+#           high member beside it under cuslice; gserver: the same with the
+#           server replaying a CUDA graph (SERVER_GRAPH=1)
 #   spin:   the fixed-work kernel alone, pair and quad natively and under
 #           cuslice, 3:1 under cuslice; a launch-bound member (tiny kernels,
 #           a synchronize after each) alone and beside a compute-bound one
@@ -101,6 +102,11 @@ for r in $(seq "${FIRST:-1}" $((${FIRST:-1} + REPS - 1))); do
 	torch_group "server-native/r$r" "server:s:-" "mlp:t:-"
 	torch_group "server-cuslice/r$r" "server:s:$P,CUSLICE_PRIORITY=high,$(t server)" \
 		"mlp:t:$P,$(t server)"
+	G=SERVER_GRAPH=1
+	torch_group "gserver-alone/r$r" "server:s:$G"
+	torch_group "gserver-native/r$r" "server:s:$G" "mlp:t:-"
+	torch_group "gserver-cuslice/r$r" "server:s:$G,$P,CUSLICE_PRIORITY=high,$(t gserver)" \
+		"mlp:t:$P,$(t gserver)"
 	spin_group "spin-alone/r$r" "a:$WORK:-"
 	spin_group "spin-native2/r$r" "a:$WORK:-" "b:$WORK:-"
 	spin_group "spin-cuslice2/r$r" "a:$WORK:$P" "b:$WORK:$P"

@@ -46,12 +46,24 @@ def gpu_time(kind, rep):
     t1 = min(max(e for _, e, _ in v) for v in spans.values())
     # The measured part of the run (warm-up excluded) when the processes
     # say when it was (CLOCK_MONOTONIC, the timeline's clock, in ns).
-    scen = {"pair11": "mlp-cuslice", "pair21": "mlp-w21", "server": "server-cuslice"}.get(kind)
+    scen = {"pair11": "mlp-cuslice", "pair21": "mlp-w21", "server": "server-cuslice",
+            "gserver": "gserver-cuslice"}.get(kind)
     marks = [kv for kv in res.get((scen, rep), {}).values() if "mono0" in kv]
     if marks:
         t0 = max(t0, max(float(kv["mono0"]) / 1e3 for kv in marks))
         t1 = min(t1, min(float(kv["mono1"]) / 1e3 for kv in marks))
     return {w: sum(c for s, _, c in v if t0 <= s < t1) for w, v in spans.items()}
+
+
+def median_hold(kind, rep, who):
+    """A member's median hold in ms (its timeline's hold events)."""
+    for path in glob.glob("%s/%s-%s-*.json" % (sys.argv[2], kind, rep)):
+        ev = load(path)
+        names = [e["args"]["name"] for e in ev if e.get("name") == "process_name"]
+        if names and re.search(r"/%s/%s\b" % (rep, who), names[0]):
+            return statistics.median(float(e["dur"]) / 1e3 for e in ev
+                                     if e.get("ph") == "X" and e["name"] == "hold")
+    return float("nan")
 
 
 def rate(scen, rep, who):
@@ -74,13 +86,14 @@ def agg(scen, rep):
 rows = []
 
 
-def salone(rep):
-    """The server's p99 alone in this repetition, else the median of those run."""
-    kv = res.get(("server-alone", rep), {}).get("s")
+def salone(rep, kind="server", q="p99_ms"):
+    """The server's p99 (or q) alone in this repetition, else the median of
+    those run."""
+    kv = res.get((kind + "-alone", rep), {}).get("s")
     if kv:
-        return float(kv["p99_ms"])
-    return statistics.median(float(v["s"]["p99_ms"]) for (s, _), v in res.items()
-                             if s == "server-alone" and "s" in v)
+        return float(kv[q])
+    return statistics.median(float(v["s"][q]) for (s, _), v in res.items()
+                             if s == kind + "-alone" and "s" in v)
 
 
 def row(label, fn, fmt="%.3f"):
@@ -116,12 +129,33 @@ row("MLP pair cuslice 2:1, share of steps w2 % (target 66.7 ± 3)", lambda r: 10
 row("MLP pair cuslice 2:1, share of GPU time w2 % (target 66.7 ± 3)", lambda r: share(gpu_time("pair21", r), "w2"), "%.1f")
 row("MLP pair p99 step ms, native", lambda r: max(float(kv["p99_ms"]) for kv in res[("mlp-native", r)].values()), "%.1f")
 row("MLP pair p99 step ms, cuslice 1:1", lambda r: max(float(kv["p99_ms"]) for kv in res[("mlp-cuslice", r)].values()), "%.1f")
-row("server alone p99 ms", lambda r: float(res[("server-alone", r)]["s"]["p99_ms"]), "%.2f")
-row("server high beside MLP cuslice, p99 ms", lambda r: float(res[("server-cuslice", r)]["s"]["p99_ms"]), "%.2f")
-row("server beside MLP native, p99 / alone", lambda r: float(res[("server-native", r)]["s"]["p99_ms"]) / salone(r))
-row("server high beside MLP cuslice, p99 / alone (target 0.65-0.98)", lambda r: float(res[("server-cuslice", r)]["s"]["p99_ms"]) / salone(r))
-row("trainer beside server native, / alone", lambda r: rate("server-native", r, "t") / rate("mlp-alone", r, "a"))
-row("trainer beside high server cuslice, / alone (target 0.84-0.85)", lambda r: rate("server-cuslice", r, "t") / rate("mlp-alone", r, "a"))
+
+
+def server_rows(kind, what):
+    """The server's latency and the trainer's rate beside it (kind: server
+    or gserver, the graph-replaying one)."""
+    def lat(scen, q):
+        return lambda r: float(res[(scen, r)]["s"][q])
+
+    def ratio(scen, q):
+        return lambda r: float(res[(scen, r)]["s"][q]) / salone(r, kind, q)
+    row("%s alone p99 ms" % what, lat(kind + "-alone", "p99_ms"), "%.2f")
+    row("%s high beside MLP cuslice, p99 ms" % what, lat(kind + "-cuslice", "p99_ms"), "%.2f")
+    row("%s beside MLP native, p50 / alone" % what, ratio(kind + "-native", "p50_ms"))
+    row("%s high beside MLP cuslice, p50 / alone" % what, ratio(kind + "-cuslice", "p50_ms"))
+    row("%s beside MLP native, p99 / alone" % what, ratio(kind + "-native", "p99_ms"))
+    row("%s high beside MLP cuslice, p99 / alone (target 0.65-0.98)" % what,
+        ratio(kind + "-cuslice", "p99_ms"))
+    row("trainer beside %s native, / alone" % what,
+        lambda r: rate(kind + "-native", r, "t") / rate("mlp-alone", r, "a"))
+    row("trainer beside high %s cuslice, / alone (target 0.84-0.85)" % what,
+        lambda r: rate(kind + "-cuslice", r, "t") / rate("mlp-alone", r, "a"))
+    row("%s high beside MLP cuslice, median hold ms" % what,
+        lambda r: median_hold(kind, r, "s"), "%.2f")
+
+
+server_rows("server", "server")
+server_rows("gserver", "graph server")
 row("spin alone, kernels/s", lambda r: rate("spin-alone", r, "a"), "%.1f")
 row("spin pair native, aggregate / alone", lambda r: agg("spin-native2", r) / rate("spin-alone", r, "a"))
 row("spin pair cuslice, aggregate / alone (target >= 0.98)", lambda r: agg("spin-cuslice2", r) / rate("spin-alone", r, "a"))
