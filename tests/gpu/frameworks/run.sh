@@ -5,7 +5,8 @@
 #           without loans (CUSLICE_BACKFILL_US=0), and at 2:1
 #   server: the ResNet-18 server alone, beside the MLP natively, and as a
 #           high member beside it under cuslice; gserver: the same with the
-#           server replaying a CUDA graph (SERVER_GRAPH=1)
+#           server replaying a CUDA graph (SERVER_GRAPH=1), only when ONLY
+#           names them (the default set fills one 10-minute device command)
 #   spin:   the fixed-work kernel alone, pair and quad natively and under
 #           cuslice, 3:1 under cuslice; a launch-bound member (tiny kernels,
 #           a synchronize after each) alone and beside a compute-bound one
@@ -47,7 +48,7 @@ go() {
 # server; env "-" for none); processes start together once warm.
 # wanted LABEL: the scenario is in ONLY (or ONLY is empty).
 wanted() {
-	[ -z "${ONLY:-}" ] && return 0
+	[ -z "${ONLY:-}" ] && [ "${1#gserver}" = "$1" ] && return 0
 	case " $ONLY " in *" ${1%%/*} "*) return 0 ;; esac
 	return 1
 }
