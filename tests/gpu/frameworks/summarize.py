@@ -30,16 +30,23 @@ def load(path):
     return json.loads(text if text.endswith("]") else text + "]")
 
 
-def gpu_time(kind, rep):
-    """{who: charged ns} over the common window, from the timelines."""
-    spans = {}
+def timelines(kind, rep):
+    """{who: events} of a scenario's CUSLICE_TIMELINE files in one
+    repetition; who is the member's name in the run (a, w2, s, t …)."""
+    out = {}
     for path in glob.glob("%s/%s-%s-*.json" % (sys.argv[2], kind, rep)):
         ev = load(path)
         names = [e["args"]["name"] for e in ev if e.get("name") == "process_name"]
         who = re.search(r"/(r\d+)/(\w+)", names[0]).group(2) if names else path
-        spans[who] = [(float(e["ts"]), float(e["ts"]) + float(e["dur"]),
-                       e["args"]["charged_ns"]) for e in ev
-                      if e.get("ph") == "X" and e["name"] in ("hold", "backfill")]
+        out[who] = ev
+    return out
+
+
+def gpu_time(kind, rep):
+    """{who: charged ns} over the common window, from the timelines."""
+    spans = {who: [(float(e["ts"]), float(e["ts"]) + float(e["dur"]), e["args"]["charged_ns"])
+                   for e in ev if e.get("ph") == "X" and e["name"] in ("hold", "backfill")]
+             for who, ev in timelines(kind, rep).items()}
     if len(spans) < 2 or not all(spans.values()):
         return {}
     t0 = max(min(s for s, _, _ in v) for v in spans.values())
@@ -57,13 +64,11 @@ def gpu_time(kind, rep):
 
 def median_hold(kind, rep, who):
     """A member's median hold in ms (its timeline's hold events)."""
-    for path in glob.glob("%s/%s-%s-*.json" % (sys.argv[2], kind, rep)):
-        ev = load(path)
-        names = [e["args"]["name"] for e in ev if e.get("name") == "process_name"]
-        if names and re.search(r"/%s/%s\b" % (rep, who), names[0]):
-            return statistics.median(float(e["dur"]) / 1e3 for e in ev
-                                     if e.get("ph") == "X" and e["name"] == "hold")
-    return float("nan")
+    ev = timelines(kind, rep).get(who)
+    if not ev:
+        return float("nan")
+    return statistics.median(float(e["dur"]) / 1e3 for e in ev
+                             if e.get("ph") == "X" and e["name"] == "hold")
 
 
 def rate(scen, rep, who):
