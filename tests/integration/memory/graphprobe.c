@@ -47,6 +47,19 @@ static struct {
 static CUstream stream;
 static CUgraphExec captured; /* the last capture's executable graph */
 
+/* Retains device 0's primary context, makes it current and creates the
+ * stream the commands use. */
+static CUresult use_primary(void)
+{
+	CUcontext ctx;
+	CUresult r = cu.retain(&ctx, 0);
+	if (r == CUDA_SUCCESS)
+		r = cu.set_current(ctx);
+	if (r == CUDA_SUCCESS)
+		r = cu.stream_create(&stream, 0);
+	return r;
+}
+
 static void load(void)
 {
 	typedef CUresult (*getter)(const char *, void **, int, cuuint64_t,
@@ -80,9 +93,7 @@ static void load(void)
 			exit(2);
 		}
 	}
-	CUcontext ctx;
-	if (get == NULL || cu.init(0) != CUDA_SUCCESS || cu.retain(&ctx, 0) != CUDA_SUCCESS ||
-	    cu.set_current(ctx) != CUDA_SUCCESS || cu.stream_create(&stream, 0) != CUDA_SUCCESS) {
+	if (get == NULL || cu.init(0) != CUDA_SUCCESS || use_primary() != CUDA_SUCCESS) {
 		printf("error setup\n");
 		exit(2);
 	}
@@ -156,15 +167,8 @@ static void cmd_ctx(size_t bytes)
  * again and make a new stream, as a program that goes on after it must. */
 static CUresult cmd_reset(void)
 {
-	CUcontext ctx;
 	CUresult r = cu.reset(0);
-	if (r == CUDA_SUCCESS)
-		r = cu.retain(&ctx, 0);
-	if (r == CUDA_SUCCESS)
-		r = cu.set_current(ctx);
-	if (r == CUDA_SUCCESS)
-		r = cu.stream_create(&stream, 0);
-	return r;
+	return r != CUDA_SUCCESS ? r : use_primary();
 }
 
 int main(void)
