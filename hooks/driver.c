@@ -85,6 +85,33 @@ static int graph_mem(int ordinal, uint64_t *bytes)
 	return 0;
 }
 
+static void *event_new(void)
+{
+	CUevent ev = NULL;
+	if (real.cuEventCreate == NULL ||
+	    real.cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS)
+		return NULL;
+	return ev;
+}
+
+static int event_record(void *ev, void *stream, int ptsz)
+{
+	CUresult (*record)(CUevent, CUstream) = ptsz ? real.cuEventRecord_ptsz : real.cuEventRecord;
+	return record != NULL && record(ev, stream) == CUDA_SUCCESS ? 0 : -EIO;
+}
+
+static int event_done(void *ev)
+{
+	CUresult r = real.cuEventQuery != NULL ? real.cuEventQuery(ev) : CUDA_ERROR_NOT_SUPPORTED;
+	return r == CUDA_SUCCESS ? 1 : r == CUDA_ERROR_NOT_READY ? 0 : -EIO;
+}
+
+static void event_free(void *ev)
+{
+	if (real.cuEventDestroy_v2 != NULL)
+		real.cuEventDestroy_v2(ev);
+}
+
 const struct gpu_driver driver_callbacks = {
 	.count = count,
 	.current = driver_current,
@@ -94,6 +121,10 @@ const struct gpu_driver driver_callbacks = {
 	.sync = sync_context,
 	.capturing = capturing,
 	.graph_mem = graph_mem,
+	.event_new = event_new,
+	.event_record = event_record,
+	.event_done = event_done,
+	.event_free = event_free,
 };
 
 int driver_ordinal_by_uuid(const char *uuid)

@@ -10,12 +10,16 @@
 #include "hook.h"
 #include "select.h"
 
+/* 1 for the _ptsz variants (their NULL stream is the thread's own): the
+ * name's last letter, folded to a constant by the compiler. */
+#define IS_PTSZ(name) (sizeof(#name) > 5 && #name[sizeof(#name) - 2] == 'z')
+
 #define LAUNCH_BODY(name, params, args, stream)          \
 	HOOK_EXPORT CUresult name params                 \
 	{                                                \
 		HOOK_BEGIN(name, args);                  \
 		struct gate_pass pass;                   \
-		gate_enter(&pass, (stream));             \
+		gate_enter(&pass, (stream), IS_PTSZ(name)); \
 		CUresult r = real.name args;             \
 		gate_leave(&pass);                       \
 		hook_leave();                            \
@@ -29,7 +33,7 @@
 	{                                                \
 		HOOK_BEGIN(name, args);                  \
 		struct gate_pass pass;                   \
-		gate_enter(&pass, hStream);              \
+		gate_enter(&pass, hStream, IS_PTSZ(name)); \
 		CUresult r = real.name args;             \
 		gate_leave(&pass);                       \
 		if (alloc_graph_active())                \

@@ -155,6 +155,11 @@
 	X(cuda, CUresult, cuDevicePrimaryCtxGetState, (CUdevice dev, unsigned int *flags, \
 	  int *active)) \
 	X(cuda, CUresult, cuDevicePrimaryCtxRetain, (CUcontext *pctx, CUdevice dev)) \
+	X(cuda, CUresult, cuEventCreate, (CUevent *phEvent, unsigned int Flags)) \
+	X(cuda, CUresult, cuEventRecord, (CUevent hEvent, CUstream hStream)) \
+	X(cuda, CUresult, cuEventRecord_ptsz, (CUevent hEvent, CUstream hStream)) \
+	X(cuda, CUresult, cuEventQuery, (CUevent hEvent)) \
+	X(cuda, CUresult, cuEventDestroy_v2, (CUevent hEvent)) \
 	X(nvml, nvmlReturn_t, nvmlDeviceGetUUID, (nvmlDevice_t device, char *uuid, unsigned int length))
 
 enum hook_id {

@@ -159,11 +159,12 @@ static int lend_token(struct ring_member *m, int to, uint64_t now)
 {
 	uint64_t token = atomic_load(&m->my_token);
 	uint64_t launches = atomic_load(&m->launches);
-	atomic_store(&m->open, 0);
+	int mode = atomic_load(&m->open);
+	atomic_store(&m->open, RING_CLOSED);
 	wait_inflight(m);
 	if (atomic_load(&m->launches) != launches) {
 		/* A launch slipped in: our queue is not empty after all. */
-		atomic_store(&m->open, 1);
+		atomic_store(&m->open, mode);
 		ring_futex_bump(&m->me->grant_seq);
 		return 0;
 	}
@@ -447,6 +448,9 @@ static void *agent_main(void *arg)
 		uint64_t pause = 100 * MS;
 		pthread_mutex_lock(&m->yield_lock);
 		publish_stats(m, now, &next_hist); /* hold_start_ns: yield_lock */
+		int bounded = RING_OPEN_BOUNDED;
+		if (!ring_high_active(m, now)) /* the high member has gone: */
+			atomic_compare_exchange_strong(&m->open, &bounded, RING_OPEN);
 		if (atomic_load(&m->open))
 			pause = hold_step(m, now);
 		pthread_mutex_unlock(&m->yield_lock);

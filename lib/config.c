@@ -76,6 +76,9 @@ static const struct var vars[] = {
 	{ { "CUSLICE_HIGH_MAX_SHARE", "1..100", "80",
 	    "Most GPU time (percent over a 1 s window) high members take while others wait." },
 	  KIND_UINT, OFF(high_max_share), NULL, 1, 100 },
+	{ { "CUSLICE_HIGH_QUEUE", "0..16", "2",
+	    "While a high member is active, at most this many of a normal or low member's launches stay queued. 0: no bound." },
+	  KIND_UINT, OFF(high_queue), NULL, 0, 16 },
 	{ { "CUSLICE_RING", "on|off", "on",
 	    "Time slicing through the token ring; off keeps only memory caps and tracing." },
 	  KIND_ENUM, OFF(ring), onoff_choices, 0, 0 },
@@ -141,7 +144,7 @@ static const char *const var_bits[] = {
 	"CUSLICE_LOG", "CUSLICE_LOG_FILE", "CUSLICE_TRACE", "CUSLICE_DIR", "CUSLICE_MEM_LIMIT",
 	"CUSLICE_GROUP", "CUSLICE_MANAGED", "CUSLICE_CTX_RESERVE", "CUSLICE_WEIGHT",
 	"CUSLICE_SLICE_MS", "CUSLICE_DRAIN_TIMEOUT_MS", "CUSLICE_HOLD_TIMEOUT_MS",
-	"CUSLICE_PRIORITY", "CUSLICE_HIGH_MAX_SHARE", "CUSLICE_RING",
+	"CUSLICE_PRIORITY", "CUSLICE_HIGH_MAX_SHARE", "CUSLICE_RING", "CUSLICE_HIGH_QUEUE",
 };
 
 #define N_BITS (sizeof(var_bits) / sizeof(var_bits[0]))

@@ -63,6 +63,7 @@ struct cs_config {
 	uint32_t hold_timeout_ms;
 	int priority;                      /* enum priority_class */
 	uint32_t high_max_share;           /* percent of GPU time over the window */
+	uint32_t high_queue;               /* launches kept queued beside a high member */
 	int ring;                          /* time slicing on */
 	uint32_t backfill_us;              /* loan drain bound, 0 = no loans */
 	char timeline[CONFIG_PATH_MAX];    /* CUSLICE_TIMELINE pattern, "" = off */

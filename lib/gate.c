@@ -90,12 +90,14 @@ static void start_ring(struct gpu *g)
 		.weight = cfg->weight,
 		.priority = cfg->priority,
 		.high_max_share = cfg->high_max_share,
+		.high_queue = cfg->high_queue,
 		.backfill_ns = (uint64_t)cfg->backfill_us * 1000u,
 		.timeline = cfg->timeline[0] != '\0' ? cfg->timeline : NULL,
 		.ordinal = g->ordinal,
 		.uuid = g->uuid,
 	};
 	struct ring_ops ops = { .drain = drain, .thread_init = thread_init, .arg = g };
+	qbound_init(&g->gate.qb);
 	int err = ring_member_start(&g->gate.rm, &g->file, g->slot, &rc, &ops);
 	if (err != 0) {
 		log_error("cannot start the ring's threads (%s); device %d runs unthrottled",
@@ -131,7 +133,35 @@ static int stream_capturing(void *stream)
 	return gpu_driver()->capturing(stream);
 }
 
-static void gate_slow(struct gpu *g, struct gate_pass *pass, void *stream)
+/* With the token held while a high member is active: waits until this
+ * process has fewer than CUSLICE_HIGH_QUEUE launches queued (qbound.h).
+ * The wait happens outside the in-flight count, so the agent can close the
+ * gate meanwhile; the token is then checked again. */
+static void enter_bounded(struct gpu *g, struct gate_pass *pass, void *stream, int ptsz)
+{
+	struct ring_member *rm = &g->gate.rm;
+	const struct cs_config *cfg = gpu_config();
+	for (;;) {
+		uint64_t launches = atomic_load(&rm->launches);
+		enum qbound_verdict v = qbound_admit(&g->gate.qb, cfg->high_queue, launches, stream,
+						     ptsz);
+		if (v == QB_MARK) {
+			pass->bound = &g->gate.qb;
+			pass->stream = stream;
+			pass->ptsz = ptsz;
+			return;
+		}
+		if (v == QB_PASS)
+			return;
+		ring_back_out(rm);
+		qbound_wait(&g->gate.qb, cfg->high_queue,
+			    (uint64_t)cfg->drain_timeout_ms * NS_PER_MS);
+		if (ring_enter_slow(rm) != RING_OPEN_BOUNDED)
+			return;
+	}
+}
+
+static void gate_slow(struct gpu *g, struct gate_pass *pass, void *stream, int ptsz)
 {
 	if (atomic_load(&g->gate.state) == GATE_UNSET)
 		setup(g);
@@ -140,13 +170,15 @@ static void gate_slow(struct gpu *g, struct gate_pass *pass, void *stream)
 	remember_context(g);
 	if (stream_capturing(stream))
 		return; /* captured launches do not run: no token needed */
-	ring_enter_slow(&g->gate.rm);
+	if (ring_enter_slow(&g->gate.rm) == RING_OPEN_BOUNDED)
+		enter_bounded(g, pass, stream, ptsz);
 	pass->member = &g->gate.rm;
 }
 
-void gate_enter(struct gate_pass *pass, void *stream)
+void gate_enter(struct gate_pass *pass, void *stream, int ptsz)
 {
 	pass->member = NULL;
+	pass->bound = NULL;
 	struct gpu *g = atomic_load_explicit(&only, memory_order_relaxed);
 	if (g == NULL && (g = gpu_current()) == NULL)
 		return; /* no context: the driver will refuse the launch */
@@ -157,13 +189,17 @@ void gate_enter(struct gate_pass *pass, void *stream)
 	}
 	if (state == GATE_BYPASS)
 		return;
-	gate_slow(g, pass, stream);
+	gate_slow(g, pass, stream, ptsz);
 }
 
 void gate_leave(struct gate_pass *pass)
 {
-	if (pass->member != NULL)
-		ring_leave(pass->member);
+	if (pass->member == NULL)
+		return;
+	struct ring_member *rm = pass->member;
+	if (__builtin_expect(pass->bound != NULL, 0)) /* marked while still in flight */
+		qbound_mark(pass->bound, pass->stream, pass->ptsz, atomic_load(&rm->launches) + 1);
+	ring_leave(rm);
 }
 
 void gate_synced(void)

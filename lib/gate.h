@@ -17,14 +17,23 @@
 #ifndef CUSLICE_GATE_H
 #define CUSLICE_GATE_H
 
+struct ring_member;
+struct qbound;
+
 struct gate_pass {
-	void *member;   /* the ring member the launch went through, or NULL */
+	struct ring_member *member; /* the ring member the launch went through, or NULL */
+	struct qbound *bound;       /* the launch is marked when it leaves (qbound.h) */
+	void *stream;               /* with bound: where it was launched */
+	int ptsz;
 };
 
-/* Waits until the caller may launch into stream on its current device.
- * Never fails: without a context, a usable file or the ring, it returns at
- * once (the launch runs unthrottled, or the driver refuses it). */
-void gate_enter(struct gate_pass *pass, void *stream);
+/* Waits until the caller may launch into stream on its current device
+ * (ptsz: the launch is a _ptsz variant, whose NULL stream is the thread's
+ * own). Never fails: without a context, a usable file or the ring, it
+ * returns at once (the launch runs unthrottled, or the driver refuses it).
+ * While a high member is active, a normal or low member first waits here
+ * until fewer than CUSLICE_HIGH_QUEUE of its launches are queued. */
+void gate_enter(struct gate_pass *pass, void *stream, int ptsz);
 
 /* The launch that gate_enter let through was submitted. */
 void gate_leave(struct gate_pass *pass);

@@ -56,6 +56,16 @@ struct gpu_driver {
 	/* Called first on each thread lib/ starts (the ring's agent and
 	 * drainer), so that the hooks know its calls are the library's own. */
 	void (*thread_init)(void);
+	/* Events, to bound how much work a member keeps queued (qbound.h).
+	 * Any may be NULL: then nothing is bounded. event_new makes one in the
+	 * current context (no timing), NULL on failure; event_record marks
+	 * the work queued on stream so far (ptsz: a NULL stream is the
+	 * calling thread's default stream), 0 or -EIO; event_done is 1 when
+	 * that work has finished, 0 when not yet, negative on error. */
+	void *(*event_new)(void);
+	int (*event_record)(void *event, void *stream, int ptsz);
+	int (*event_done)(void *event);
+	void (*event_free)(void *event);
 };
 
 /* Sets the configuration and the driver for this process (both are copied).

@@ -8,6 +8,7 @@
 #include "gpu.h"
 #include "gpufile.h"
 #include "ledger.h"
+#include "qbound.h"
 #include "ring.h"
 
 enum { GPU_CTX_MAX = 8 };
@@ -18,6 +19,7 @@ enum gate_state { GATE_UNSET = 0, GATE_RING, GATE_BYPASS };
 /* The launch gate of one device; gate.c owns it. */
 struct gpu_gate {
 	struct ring_member rm;
+	struct qbound qb;             /* the queue bound beside high members */
 	_Atomic int state;            /* enum gate_state */
 	void *ctxs[GPU_CTX_MAX];      /* contexts this process launched in */
 	_Atomic int nctx;

@@ -140,6 +140,9 @@ struct cs_ring {
 	_Atomic uint64_t handoff_hist[CS_WAIT_BUCKETS]; /* drain end -> next first launch */
 	/* Fields of later minors go here (they start at 0, older members never
 	 * update them). */
+	_Atomic uint64_t high_active_ns;  /* a high member was last granted the
+	                                   * token (0: never, or only members
+	                                   * older than this field were) */
 };
 
 struct cs_member {

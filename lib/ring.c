@@ -281,6 +281,14 @@ void ring_synced(struct ring_member *m)
 	}
 }
 
+/* Nonzero while a high member has been granted the token within the last
+ * HIGH_ACTIVE_NS: then normal and low members bound their queues. */
+int ring_high_active(const struct ring_member *m, uint64_t now)
+{
+	uint64_t seen = atomic_load_explicit(&m->ring->high_active_ns, memory_order_relaxed);
+	return m->cfg.high_queue > 0 && seen != 0 && now - seen < HIGH_ACTIVE_NS;
+}
+
 int ring_holding(const struct ring_member *m)
 {
 	uint64_t t = atomic_load(&m->ring->token);
@@ -326,7 +334,12 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	m->quiet_since_ns = now;
 	atomic_store(&me->ring_state, RING_HOLDING);
 	atomic_store(&m->my_token, token);
-	atomic_store(&m->open, 1);
+	int mode = RING_OPEN;
+	if (m->cfg.priority == PRIORITY_HIGH)
+		atomic_store(&m->ring->high_active_ns, now);
+	else if (ring_high_active(m, now))
+		mode = RING_OPEN_BOUNDED;
+	atomic_store(&m->open, mode);
 	ring_futex_bump(&me->agent_seq); /* start the slice clock */
 }
 
@@ -509,7 +522,7 @@ static void acquire(struct ring_member *m)
 	}
 }
 
-void ring_enter_slow(struct ring_member *m)
+int ring_enter_slow(struct ring_member *m)
 {
 	for (;;) {
 		pthread_mutex_lock(&m->acquire_lock);
@@ -520,9 +533,13 @@ void ring_enter_slow(struct ring_member *m)
 		pthread_mutex_unlock(&m->acquire_lock);
 		if (atomic_load(&m->stop)) {
 			atomic_fetch_add(&m->inflight, 1); /* shutting down: let it pass */
-			return;
+			return RING_OPEN;
 		}
-		if (ring_enter_fast(m))
-			return;
+		/* The fast path's check, for either open state. */
+		atomic_fetch_add(&m->inflight, 1);
+		int mode = atomic_load(&m->open);
+		if (mode != RING_CLOSED && ring_holding(m))
+			return mode;
+		atomic_fetch_sub(&m->inflight, 1);
 	}
 }

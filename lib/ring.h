@@ -32,6 +32,8 @@ struct ring_config {
 	uint32_t high_max_share;  /* percent, 1..100 */
 	uint64_t backfill_ns;     /* longest delay a loan adds to the lender's next
 				   * launch (the borrower's drain bound); 0 = no loans */
+	uint32_t high_queue;      /* launches a normal or low member may keep queued
+				   * while a high member is active; 0 = no bound */
 	const char *timeline;     /* CUSLICE_TIMELINE pattern, NULL = off */
 	int ordinal;              /* the GPU's CUDA ordinal (timeline lane) */
 	const char *uuid;         /* the GPU's UUID (timeline legend) */
@@ -47,9 +49,18 @@ struct ring_ops {
 	void *arg;
 };
 
+/* ring_member.open: the gate's state. */
+enum {
+	RING_CLOSED = 0,
+	RING_OPEN = 1,          /* we hold the token: launches take the fast path */
+	RING_OPEN_BOUNDED = 2,  /* we hold the token, but a high member is active:
+				 * each launch takes the slow path, which keeps at
+				 * most cfg.high_queue of ours queued (gate.c) */
+};
+
 struct ring_member {
 	/* Read by every launch. */
-	alignas(64) _Atomic int open;      /* we hold the token and the slice is open */
+	alignas(64) _Atomic int open;      /* enum above */
 	_Atomic uint64_t my_token;         /* the token value we opened the gate with */
 	struct cs_ring *ring;
 	/* Written by every launch. */
@@ -115,7 +126,7 @@ void ring_member_stop(struct ring_member *m);
 static inline int ring_enter_fast(struct ring_member *m)
 {
 	atomic_fetch_add(&m->inflight, 1);
-	if (__builtin_expect(atomic_load(&m->open) &&
+	if (__builtin_expect(atomic_load(&m->open) == RING_OPEN &&
 			     atomic_load_explicit(&m->ring->token, memory_order_relaxed) ==
 				     atomic_load_explicit(&m->my_token, memory_order_relaxed), 1))
 		return 1;
@@ -130,13 +141,21 @@ static inline int ring_stopping(const struct ring_member *m)
 }
 
 /* Slow path: waits until this member holds the token with its gate open,
- * then counts the launch in flight. */
-void ring_enter_slow(struct ring_member *m);
+ * then counts the launch in flight. Returns how the gate is open:
+ * RING_OPEN, or RING_OPEN_BOUNDED when the caller must keep its queue
+ * short (it may back out with ring_back_out() to wait for its queue). */
+int ring_enter_slow(struct ring_member *m);
 
 /* The launch has been submitted. */
 static inline void ring_leave(struct ring_member *m)
 {
 	atomic_fetch_add_explicit(&m->launches, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&m->inflight, 1, memory_order_release);
+}
+
+/* A launch that ring_enter_slow() let through will not be submitted now. */
+static inline void ring_back_out(struct ring_member *m)
+{
 	atomic_fetch_sub_explicit(&m->inflight, 1, memory_order_release);
 }
 

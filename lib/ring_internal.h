@@ -13,6 +13,10 @@
 #define NO_TOKEN UINT64_MAX
 
 #define HIGH_WINDOW_NS CS_HIGH_WINDOW_NS /* layout.h */
+/* A high member granted the token this recently is active: normal and low
+ * members keep their queues bounded (ring_config.high_queue) until it has
+ * been away this long. */
+#define HIGH_ACTIVE_NS (1000 * MS)
 
 /* Sleeps on a futex word in the shared file while it still holds seen. */
 void ring_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);
@@ -32,6 +36,10 @@ int ring_class_of(const struct cs_member *c);
  * current window; extra_ns is a hold not yet accounted. */
 int ring_high_over_budget(struct cs_ring *r, const struct ring_config *cfg, uint64_t now,
 			  uint64_t extra_ns);
+
+/* Nonzero while a high member is active (HIGH_ACTIVE_NS) and this member
+ * bounds its queue meanwhile (cfg.high_queue > 0). */
+int ring_high_active(const struct ring_member *m, uint64_t now);
 
 /* Adds a high member's finished hold to the window. */
 void ring_high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns);

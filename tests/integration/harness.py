@@ -72,17 +72,19 @@ class Sandbox:
         return subprocess.Popen(argv, env=self.env(preload, **extra),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def kernels(self, device=None):
+    def kernels(self, device=None, queued=False):
         """The simulated driver's log: [(pid, start_ns, end_ns)], of one
-        physical device when device is given."""
+        physical device when device is given; with queued, each tuple ends
+        with the time the kernel was submitted."""
         out = []
         if not os.path.exists(self.sim_log):
             return out
         with open(self.sim_log) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) == 4 and (device is None or int(parts[3]) == device):
-                    out.append((int(parts[0]), int(parts[1]), int(parts[2])))
+                if len(parts) == 5 and (device is None or int(parts[3]) == device):
+                    k = (int(parts[0]), int(parts[1]), int(parts[2]))
+                    out.append(k + (int(parts[4]),) if queued else k)
         return out
 
     def sim_stat(self, device=0):

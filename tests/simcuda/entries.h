@@ -50,6 +50,12 @@
     X(cuStreamSynchronize_ptsz,         cuStreamSynchronize,         7000, 1)   \
     X(cuStreamQuery,                    cuStreamQuery,               2000, 0)   \
     X(cuStreamQuery_ptsz,               cuStreamQuery,               7000, 1)   \
+    X(cuEventCreate,                    cuEventCreate,               2000, 0)   \
+    X(cuEventRecord,                    cuEventRecord,               2000, 0)   \
+    X(cuEventRecord_ptsz,               cuEventRecord,               7000, 1)   \
+    X(cuEventQuery,                     cuEventQuery,                2000, 0)   \
+    X(cuEventSynchronize,               cuEventSynchronize,          2000, 0)   \
+    X(cuEventDestroy_v2,                cuEventDestroy,              4000, 0)   \
     X(cuStreamBeginCapture_v2,          cuStreamBeginCapture,       10010, 0)   \
     X(cuStreamBeginCapture_v2_ptsz,     cuStreamBeginCapture,       10010, 1)   \
     X(cuStreamBeginCaptureToGraph,      cuStreamBeginCaptureToGraph, 2000, 0)   \

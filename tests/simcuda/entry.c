@@ -166,6 +166,7 @@ static void sim_atfork_child(void)
     sim_cfg.log_fd = -1;
     sim_graph_reset();
     sim_graphmem_reset();
+    sim_event_reset();
     sim_stream_reset();
     sim_ctx_reset();
     sim_mem_reset();

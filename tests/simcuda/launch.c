@@ -8,8 +8,9 @@
  *
  * A kernel lasts SIMCUDA_KERNEL_US microseconds, or *(uint32_t *)
  * kernelParams[0] microseconds when the caller passes parameters. With
- * SIMCUDA_LOG each kernel appends "pid start_ns end_ns device\n" to the log in one
- * write() on an O_APPEND descriptor, so lines of many processes never mix.
+ * SIMCUDA_LOG each kernel appends "pid start_ns end_ns device queued_ns\n" to
+ * the log (queued_ns: when it was submitted) in one write() on an O_APPEND
+ * descriptor, so lines of many processes never mix.
  */
 #include "simcuda.h"
 
@@ -36,7 +37,7 @@ static uint64_t sim_kernel_ns(void **kernelParams)
     return sim_config()->kernel_ns;
 }
 
-static void sim_log_kernel(uint64_t start_ns, uint64_t end_ns, int phys)
+static void sim_log_kernel(uint64_t queued_ns, uint64_t start_ns, uint64_t end_ns, int phys)
 {
     int fd = sim_config()->log_fd;
     char line[96];
@@ -44,8 +45,9 @@ static void sim_log_kernel(uint64_t start_ns, uint64_t end_ns, int phys)
 
     if (fd < 0)
         return;
-    n = snprintf(line, sizeof(line), "%d %llu %llu %d\n", (int)getpid(),
-                 (unsigned long long)start_ns, (unsigned long long)end_ns, phys);
+    n = snprintf(line, sizeof(line), "%d %llu %llu %d %llu\n", (int)getpid(),
+                 (unsigned long long)start_ns, (unsigned long long)end_ns, phys,
+                 (unsigned long long)queued_ns);
     if (write(fd, line, (size_t)n) != n)
         sim_debug("SIMCUDA_LOG: short write");
 }
@@ -57,7 +59,7 @@ static void sim_ctx_enqueue(CUcontext ctx, uint64_t duration_ns)
     uint64_t start = ctx->busy_until_ns > now ? ctx->busy_until_ns : now;
 
     ctx->busy_until_ns = start + duration_ns;
-    sim_log_kernel(start, ctx->busy_until_ns, sim_device_physical(ctx->device));
+    sim_log_kernel(now, start, ctx->busy_until_ns, sim_device_physical(ctx->device));
 }
 
 CUresult sim_launch_locked(CUstream h, const uint64_t *durations_ns, size_t n)

@@ -24,7 +24,7 @@ static int read_log(struct log_line *lines, int max)
 
     if (!f)
         return -1;
-    while (fscanf(f, "%d %llu %llu %*d", &pid, &s, &e) == 3) {
+    while (fscanf(f, "%d %llu %llu %*d %*u", &pid, &s, &e) == 3) {
         if (pid == (int)getpid() && n < max)
             lines[n++] = (struct log_line){ s, e };
     }

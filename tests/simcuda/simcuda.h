@@ -186,6 +186,11 @@ CUresult sim_launch_locked(CUstream h, const uint64_t *durations_ns, size_t n);
 /* Sleeps until CLOCK_MONOTONIC reaches ns (returns at once if past). */
 void sim_sleep_until(uint64_t ns);
 
+/* ---- event.c: events ---- */
+
+/* Drops every event (forked child). */
+void sim_event_reset(void);
+
 /* ---- memory.c: simulated device memory ---- */
 
 /* Lock held. Opens the shared state of physical device phys (once per

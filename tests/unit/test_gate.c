@@ -26,7 +26,7 @@ START_TEST(ring_off_is_a_bypass)
 {
 	fake_setup(NULL);
 	struct gate_pass pass;
-	gate_enter(&pass, NULL);
+	gate_enter(&pass, NULL, 0);
 	ck_assert_ptr_null(pass.member);
 	gate_leave(&pass);
 	struct gpu *g = gpu_peek(0);
@@ -41,7 +41,7 @@ START_TEST(no_context_passes_without_joining)
 	fake_setup(ring_on);
 	fake.current = -1;
 	struct gate_pass pass;
-	gate_enter(&pass, NULL);
+	gate_enter(&pass, NULL, 0);
 	ck_assert_ptr_null(pass.member);
 	ck_assert_ptr_null(gpu_peek(0));
 }
@@ -51,14 +51,14 @@ START_TEST(launch_holds_the_token_and_shutdown_hands_it_on)
 {
 	fake_setup(ring_on);
 	struct gate_pass pass;
-	gate_enter(&pass, NULL);
+	gate_enter(&pass, NULL, 0);
 	ck_assert_ptr_nonnull(pass.member);
 	struct gpu *g = gpu_peek(0);
 	ck_assert_int_eq(atomic_load(&g->gate.state), GATE_RING);
 	ck_assert_uint_eq(holder(g), g->slot);
 	ck_assert_int_eq(atomic_load(&g->gate.nctx), 1); /* the context to drain */
 	gate_leave(&pass);
-	gate_enter(&pass, NULL); /* the slice is ours: the fast path */
+	gate_enter(&pass, NULL, 0); /* the slice is ours: the fast path */
 	ck_assert_ptr_nonnull(pass.member);
 	gate_leave(&pass);
 	ck_assert_int_eq(atomic_load(&g->gate.nctx), 1);
@@ -75,13 +75,13 @@ START_TEST(captured_launches_need_no_token)
 	gate_capture_begin();
 	gate_capture_begun(&stream, 1, 1);
 	struct gate_pass pass;
-	gate_enter(&pass, &stream);
+	gate_enter(&pass, &stream, 0);
 	ck_assert_ptr_null(pass.member); /* it does not run: no token taken */
 	struct gpu *g = gpu_peek(0);
 	ck_assert_int_eq(atomic_load(&g->gate.state), GATE_RING);
 	ck_assert_uint_eq(holder(g), CS_NO_HOLDER);
 	gate_capture_end(&stream);
-	gate_enter(&pass, &stream);
+	gate_enter(&pass, &stream, 0);
 	ck_assert_ptr_nonnull(pass.member);
 	ck_assert_uint_eq(holder(g), g->slot);
 	gate_leave(&pass);
@@ -97,7 +97,7 @@ START_TEST(failed_capture_is_not_recorded)
 	gate_capture_begin();
 	gate_capture_begun(&stream, 1, 0); /* the driver refused to start it */
 	struct gate_pass pass;
-	gate_enter(&pass, &stream);
+	gate_enter(&pass, &stream, 0);
 	ck_assert_ptr_nonnull(pass.member);
 	gate_leave(&pass);
 	gate_shutdown();

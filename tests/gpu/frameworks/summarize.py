@@ -138,25 +138,35 @@ row("MLP pair p99 step ms, cuslice 1:1", lambda r: max(float(kv["p99_ms"]) for k
 
 def server_rows(kind, what):
     """The server's latency and the trainer's rate beside it (kind: server
-    or gserver, the graph-replaying one)."""
+    or gserver, the graph-replaying one): natively, under cuslice (the
+    trainer's queue bounded, the default) and, where run, under cuslice
+    without the bound (kind-q0)."""
     def lat(scen, q):
         return lambda r: float(res[(scen, r)]["s"][q])
 
     def ratio(scen, q):
         return lambda r: float(res[(scen, r)]["s"][q]) / salone(r, kind, q)
+    variants = [("cuslice", "")]
+    if any(s == kind + "-q0" for s, _ in res):
+        variants.append(("q0", " without queue bound"))
+    row("%s alone p50 ms" % what, lat(kind + "-alone", "p50_ms"), "%.2f")
     row("%s alone p99 ms" % what, lat(kind + "-alone", "p99_ms"), "%.2f")
-    row("%s high beside MLP cuslice, p99 ms" % what, lat(kind + "-cuslice", "p99_ms"), "%.2f")
     row("%s beside MLP native, p50 / alone" % what, ratio(kind + "-native", "p50_ms"))
-    row("%s high beside MLP cuslice, p50 / alone" % what, ratio(kind + "-cuslice", "p50_ms"))
     row("%s beside MLP native, p99 / alone" % what, ratio(kind + "-native", "p99_ms"))
-    row("%s high beside MLP cuslice, p99 / alone (target 0.65-0.98)" % what,
-        ratio(kind + "-cuslice", "p99_ms"))
     row("trainer beside %s native, / alone" % what,
         lambda r: rate(kind + "-native", r, "t") / rate("mlp-alone", r, "a"))
-    row("trainer beside high %s cuslice, / alone (target 0.84-0.85)" % what,
-        lambda r: rate(kind + "-cuslice", r, "t") / rate("mlp-alone", r, "a"))
-    row("%s high beside MLP cuslice, median hold ms" % what,
-        lambda r: median_hold(kind, r, "s"), "%.2f")
+    for v, how in variants:
+        scen = kind + "-" + v
+        tl = kind if v == "cuslice" else scen
+        row("%s high beside MLP cuslice%s, p50 ms" % (what, how), lat(scen, "p50_ms"), "%.2f")
+        row("%s high beside MLP cuslice%s, p99 ms" % (what, how), lat(scen, "p99_ms"), "%.2f")
+        row("%s high beside MLP cuslice%s, p50 / alone" % (what, how), ratio(scen, "p50_ms"))
+        row("%s high beside MLP cuslice%s, p99 / alone (target 0.65-0.98)" % (what, how),
+            ratio(scen, "p99_ms"))
+        row("trainer beside high %s cuslice%s, / alone (target 0.84-0.85)" % (what, how),
+            lambda r, scen=scen: rate(scen, r, "t") / rate("mlp-alone", r, "a"))
+        row("%s high beside MLP cuslice%s, median hold ms" % (what, how),
+            lambda r, tl=tl: median_hold(tl, r, "s"), "%.2f")
 
 
 server_rows("server", "server")

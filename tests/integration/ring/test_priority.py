@@ -12,6 +12,7 @@ running, and the controls (the same runs in the normal class) must then
 fail the same check. Latencies and wall-clock shares are printed as figures
 (harness.figure) and never decide pass or fail; docs/testing.md.
 """
+import bisect
 import os
 import sys
 import time
@@ -104,6 +105,76 @@ def test_without_classes_the_pulse_waits_for_slices():
         % sum(s < normal_end for s in starts))
     harness.figure("priority.normal_pulse.p99_launch_to_start", p99 / 1e6, "ms", "> 1.5 ms",
                    p99 > 1_500_000)
+
+
+def queue_depths(ks, pid):
+    """[(queued_ns, depth)] for each kernel of pid in the order submitted:
+    depth is how many of its earlier kernels had not finished when it was
+    submitted. A simulated context runs its kernels in order, so their ends
+    rise with submission."""
+    ends, out = [], []
+    for _, _, end, queued in sorted((k for k in ks if k[0] == pid), key=lambda k: k[3]):
+        out.append((queued, len(ends) - bisect.bisect_right(ends, queued)))
+        ends.append(end)
+    return out
+
+
+def deep_beside_high_pulse(high_queue):
+    """A normal member that keeps 200 ms of kernels queued, and a high pulse
+    beside it for 2 s. Returns the normal member's queue depths before the
+    pulse began, while it ran (from its first kernel's start to its last
+    kernel's end) and from 1.5 s after it ended. (The simulated driver runs
+    each process's kernels on its own clock, so the pulse's latency says
+    nothing here; the GPU suite measures it.)"""
+    box = harness.Sandbox("hq-%d" % high_queue)
+    try:
+        env = {"CUSLICE_HIGH_QUEUE": high_queue}
+        normal = box.spawn([DEEP, "10", "1000", "200"], **env)
+        assert harness.wait_for(lambda: any(k[0] == normal.pid for k in box.kernels()),
+                                timeout=30), "normal runs"
+        high = box.spawn([PULSE, "2", "5000", "200"], CUSLICE_PRIORITY="high", **env)
+        _, herr = high.communicate(timeout=90)
+        assert high.returncode == 0, herr
+        _, nerr = normal.communicate(timeout=90)
+        assert normal.returncode == 0, nerr
+        ks = box.kernels(queued=True)
+        hk = sorted(k for k in ks if k[0] == high.pid)
+        t0, t1 = hk[0][1], hk[-1][2]
+        depths = queue_depths(ks, normal.pid)
+        before = [d for q, d in depths if q < t0]
+        # The first launch after t0 may have passed the gate before the
+        # pulse took the token (one launch of a single-threaded program).
+        during = [d for q, d in depths if t0 < q <= t1][1:]
+        after = [d for q, d in depths if q > t1 + 1_500_000_000]
+        return before, during, after
+    finally:
+        box.cleanup()
+
+
+def test_queue_bounded_beside_a_high_member():
+    """While a high member is active, a normal member keeps at most
+    CUSLICE_HIGH_QUEUE launches queued (the simulated driver logs when each
+    kernel was submitted): each launch found at most K-1 of its earlier
+    kernels unfinished. Before the high member came, and once it has been
+    gone for a while, the same member queues freely."""
+    k = 2
+    before, during, after = deep_beside_high_pulse(k)
+    assert before and max(before) > 20, ("unbounded before the pulse", before[-5:])
+    assert len(during) > 50, len(during)
+    assert max(during) <= k - 1, (
+        "%d of %d launches found more than %d kernels queued (max %d)"
+        % (sum(d > k - 1 for d in during), len(during), k - 1, max(during)))
+    if len(after) > 200:  # the normal member ran long enough after the pulse
+        assert max(after) > k, ("still bounded 1.5 s after the pulse", max(after))
+    print("depth before %d, during %d (%d launches), after %s"
+          % (max(before), max(during), len(during), max(after) if after else "-"))
+
+
+def test_queue_unbounded_with_high_queue_0():
+    """The control: CUSLICE_HIGH_QUEUE=0 leaves the normal member's queue as
+    deep as it makes it, so the check above fails for it."""
+    _, during, _ = deep_beside_high_pulse(0)
+    assert during and max(during) > 20, max(during or [0])
 
 
 def low_beside_normal(low_class):
