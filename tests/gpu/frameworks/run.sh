@@ -5,10 +5,11 @@
 #           without loans (CUSLICE_BACKFILL_US=0), and at 2:1
 #   server: the ResNet-18 server alone, beside the MLP natively, and as a
 #           high member beside it under cuslice; gserver: the same with the
-#           server replaying a CUDA graph (SERVER_GRAPH=1); server-q0 and
-#           gserver-q0: the high pair without the queue bound
-#           (CUSLICE_HIGH_QUEUE=0). gserver-* and *-q0 run only when ONLY
-#           names them (the default set fills one 10-minute device command)
+#           server replaying a CUDA graph (SERVER_GRAPH=1); server-qN and
+#           gserver-qN: the high pair with the trainer's CUSLICE_HIGH_QUEUE=N
+#           (N in QS, default "0": no queue bound). gserver-* and *-qN run
+#           only when ONLY names them (the default set fills one 10-minute
+#           device command)
 #   spin:   the fixed-work kernel alone, pair and quad natively and under
 #           cuslice, 3:1 under cuslice; a launch-bound member (tiny kernels,
 #           a synchronize after each) alone and beside a compute-bound one
@@ -51,7 +52,7 @@ go() {
 # wanted LABEL: the scenario is in ONLY (or ONLY is empty).
 wanted() {
 	local s=${1%%/*}
-	[ -z "${ONLY:-}" ] && [ "${s#gserver}" = "$s" ] && [ "${s%-q0}" = "$s" ] && return 0
+	[ -z "${ONLY:-}" ] && [ "${s#gserver}" = "$s" ] && [ "${s%-q[0-9]*}" = "$s" ] && return 0
 	case " $ONLY " in *" ${1%%/*} "*) return 0 ;; esac
 	return 1
 }
@@ -106,15 +107,17 @@ for r in $(seq "${FIRST:-1}" $((${FIRST:-1} + REPS - 1))); do
 	torch_group "server-native/r$r" "server:s:-" "mlp:t:-"
 	torch_group "server-cuslice/r$r" "server:s:$P,CUSLICE_PRIORITY=high,$(t server)" \
 		"mlp:t:$P,$(t server)"
-	torch_group "server-q0/r$r" "server:s:$P,CUSLICE_PRIORITY=high,$(t server-q0)" \
-		"mlp:t:$P,CUSLICE_HIGH_QUEUE=0,$(t server-q0)"
 	G=SERVER_GRAPH=1
+	for q in ${QS:-0}; do
+		torch_group "server-q$q/r$r" "server:s:$P,CUSLICE_PRIORITY=high,$(t server-q$q)" \
+			"mlp:t:$P,CUSLICE_HIGH_QUEUE=$q,$(t server-q$q)"
+		torch_group "gserver-q$q/r$r" "server:s:$G,$P,CUSLICE_PRIORITY=high,$(t gserver-q$q)" \
+			"mlp:t:$P,CUSLICE_HIGH_QUEUE=$q,$(t gserver-q$q)"
+	done
 	torch_group "gserver-alone/r$r" "server:s:$G"
 	torch_group "gserver-native/r$r" "server:s:$G" "mlp:t:-"
 	torch_group "gserver-cuslice/r$r" "server:s:$G,$P,CUSLICE_PRIORITY=high,$(t gserver)" \
 		"mlp:t:$P,$(t gserver)"
-	torch_group "gserver-q0/r$r" "server:s:$G,$P,CUSLICE_PRIORITY=high,$(t gserver-q0)" \
-		"mlp:t:$P,CUSLICE_HIGH_QUEUE=0,$(t gserver-q0)"
 	spin_group "spin-alone/r$r" "a:$WORK:-"
 	spin_group "spin-native2/r$r" "a:$WORK:-" "b:$WORK:-"
 	spin_group "spin-cuslice2/r$r" "a:$WORK:$P" "b:$WORK:$P"

@@ -147,8 +147,9 @@ def server_rows(kind, what):
     def ratio(scen, q):
         return lambda r: float(res[(scen, r)]["s"][q]) / salone(r, kind, q)
     variants = [("cuslice", "")]
-    if any(s == kind + "-q0" for s, _ in res):
-        variants.append(("q0", " without queue bound"))
+    for q in sorted({s[len(kind) + 2:] for s, _ in res if re.fullmatch(kind + r"-q\d+", s)},
+                    key=int):
+        variants.append(("q" + q, " trainer CUSLICE_HIGH_QUEUE=" + q))
     row("%s alone p50 ms" % what, lat(kind + "-alone", "p50_ms"), "%.2f")
     row("%s alone p99 ms" % what, lat(kind + "-alone", "p99_ms"), "%.2f")
     row("%s beside MLP native, p50 / alone" % what, ratio(kind + "-native", "p50_ms"))
