@@ -115,6 +115,7 @@ static void expect_defaults(const struct cs_config *c)
 	ck_assert_uint_eq(c->hold_timeout_ms, 1000);
 	ck_assert_int_eq(c->priority, PRIORITY_NORMAL);
 	ck_assert_uint_eq(c->high_max_share, 80);
+	ck_assert_uint_eq(c->high_queue, 2);
 	ck_assert_int_eq(c->ring, 1);
 }
 
@@ -154,7 +155,7 @@ START_TEST(every_documented_variable_is_read)
 	config_load(&cfg, list_getter, &e);
 	size_t n = 0;
 	const struct config_var *vars = config_vars(&n);
-	ck_assert_uint_eq(n, 19);
+	ck_assert_uint_eq(n, 20);
 	ck_assert_int_eq(e.n_asked, (int)n);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_msg(strncmp(vars[i].name, "CUSLICE_", 8) == 0, "%s", vars[i].name);
@@ -277,6 +278,7 @@ START_TEST(bad_values_fall_back_with_one_message)
 		{ "CUSLICE_PRIORITY", "urgent", "high|normal|low" },
 		{ "CUSLICE_HIGH_MAX_SHARE", "0", "1..100" },
 		{ "CUSLICE_HIGH_MAX_SHARE", "50%", "1..100" },
+		{ "CUSLICE_HIGH_QUEUE", "17", "0..16" },
 		{ "CUSLICE_RING", "yes", "on|off" },
 		{ "CUSLICE_GROUP", "has space", "name [A-Za-z0-9._-]" },
 		{ "CUSLICE_GROUP", "a/b", "name [A-Za-z0-9._-]" },
