@@ -287,3 +287,38 @@ void test_capture(void)
     CHECK_RC(cu.StreamDestroy(s2), CUDA_SUCCESS);
 }
 
+
+/* ---- events ---- */
+
+void test_events(void)
+{
+    CUcontext ctx0, ctx1;
+    CUevent ev, other;
+    uint64_t t0;
+
+    CHECK_RC(cu.PrimaryCtxRetain(&ctx0, 0), CUDA_SUCCESS);
+    CHECK_RC(cu.CtxSetCurrent(ctx0), CUDA_SUCCESS);
+    CHECK_RC(cu.EventCreate(NULL, 0), CUDA_ERROR_INVALID_VALUE);
+    CHECK_RC(cu.EventCreate(&ev, CU_EVENT_DISABLE_TIMING), CUDA_SUCCESS);
+    CHECK_RC(cu.EventQuery(ev), CUDA_SUCCESS); /* never recorded: complete */
+    /* Recorded after a 300 ms kernel: not ready until it ends. */
+    t0 = now_us();
+    CHECK_RC(launch_us(NULL, 300000), CUDA_SUCCESS);
+    CHECK_RC(cu.EventRecord(ev, NULL), CUDA_SUCCESS);
+    CHECK(slow || cu.EventQuery(ev) == CUDA_ERROR_NOT_READY);
+    CHECK_RC(cu.EventSynchronize(ev), CUDA_SUCCESS);
+    CHECK(now_us() - t0 >= 300000);
+    CHECK_RC(cu.EventQuery(ev), CUDA_SUCCESS);
+    /* An event belongs to the context it was made in. */
+    CHECK_RC(cu.PrimaryCtxRetain(&ctx1, 1), CUDA_SUCCESS);
+    CHECK_RC(cu.CtxSetCurrent(ctx1), CUDA_SUCCESS);
+    CHECK_RC(cu.EventCreate(&other, 0), CUDA_SUCCESS);
+    CHECK_RC(cu.EventRecord(ev, NULL), CUDA_ERROR_INVALID_HANDLE);
+    CHECK_RC(cu.EventDestroy(other), CUDA_SUCCESS);
+    CHECK_RC(cu.EventDestroy(other), CUDA_ERROR_INVALID_HANDLE);
+    CHECK_RC(cu.EventQuery(other), CUDA_ERROR_INVALID_HANDLE);
+    CHECK_RC(cu.CtxSetCurrent(ctx0), CUDA_SUCCESS);
+    CHECK_RC(cu.EventDestroy(ev), CUDA_SUCCESS);
+    CHECK_RC(cu.PrimaryCtxRelease(1), CUDA_SUCCESS);
+    CHECK_RC(cu.PrimaryCtxRelease(0), CUDA_SUCCESS);
+}

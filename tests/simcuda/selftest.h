@@ -103,6 +103,11 @@ struct sim_driver {
     __typeof__(cuMipmappedArrayDestroy) *MipmappedArrayDestroy;
     __typeof__(cuMemcpyHtoD_v2) *MemcpyHtoD;
     __typeof__(cuMemcpyDtoH_v2) *MemcpyDtoH;
+    __typeof__(cuEventCreate) *EventCreate;
+    __typeof__(cuEventRecord) *EventRecord;
+    __typeof__(cuEventQuery) *EventQuery;
+    __typeof__(cuEventSynchronize) *EventSynchronize;
+    __typeof__(cuEventDestroy_v2) *EventDestroy;
 };
 
 extern getproc_v2_fn getproc;
@@ -135,5 +140,6 @@ void test_context_end_frees(void);
 void test_kernel_timing(void);
 void test_kernel_queue(void);
 void test_capture(void);
+void test_events(void);
 
 #endif /* SIMCUDA_SELFTEST_H */

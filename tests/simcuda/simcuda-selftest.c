@@ -110,6 +110,11 @@ static void resolve_all(void)
     cu.StreamDestroy = resolve("cuStreamDestroy", VERSION, 0);
     cu.StreamSynchronize = resolve("cuStreamSynchronize", VERSION, 0);
     cu.StreamQuery = resolve("cuStreamQuery", VERSION, 0);
+    cu.EventCreate = resolve("cuEventCreate", VERSION, 0);
+    cu.EventRecord = resolve("cuEventRecord", VERSION, 0);
+    cu.EventQuery = resolve("cuEventQuery", VERSION, 0);
+    cu.EventSynchronize = resolve("cuEventSynchronize", VERSION, 0);
+    cu.EventDestroy = resolve("cuEventDestroy", VERSION, 0);
     cu.StreamBeginCapture = resolve("cuStreamBeginCapture", VERSION, 0);
     cu.StreamBeginCaptureToGraph = resolve("cuStreamBeginCaptureToGraph", VERSION, 0);
     cu.StreamEndCapture = resolve("cuStreamEndCapture", VERSION, 0);
@@ -201,6 +206,8 @@ static const struct proc_case proc_cases[] = {
     FOUND("cuStreamSynchronize", 2000, 0, "cuStreamSynchronize"),
     FOUND("cuStreamSynchronize", VERSION, PTSZ, "cuStreamSynchronize_ptsz"),
     FOUND("cuStreamQuery", VERSION, PTSZ, "cuStreamQuery_ptsz"),
+    FOUND("cuEventRecord", VERSION, PTSZ, "cuEventRecord_ptsz"),
+    FOUND("cuEventDestroy", VERSION, 0, "cuEventDestroy_v2"),
     FOUND("cuCtxSynchronize", 12090, 0, "cuCtxSynchronize"),
     FOUND("cuCtxSynchronize", 13000, 0, "cuCtxSynchronize_v2"),
     FOUND("cuGetProcAddress", 11030, 0, "cuGetProcAddress"),
@@ -517,6 +524,7 @@ int main(int argc, char **argv)
     test_nvml();
     test_graph_memory();
     test_context_end_frees();
+    test_events();
     cleanup_state();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
