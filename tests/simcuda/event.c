@@ -30,16 +30,21 @@ static bool sim_event_known(CUevent ev)
     return false;
 }
 
-/* Lock held. The event's completion time, or an error for an unknown
- * event or one whose context is gone. */
+/* The event's completion time, or an error for an unknown event or one
+ * whose context is gone. Takes the lock. */
 static CUresult sim_event_done_ns(CUevent ev, uint64_t *done)
 {
+    CUresult rc = CUDA_SUCCESS;
+
+    sim_lock();
     if (!ev || !sim_event_known(ev))
-        return CUDA_ERROR_INVALID_HANDLE;
-    if (!sim_ctx_live(ev->ctx))
-        return CUDA_ERROR_INVALID_CONTEXT;
-    *done = ev->done_ns;
-    return CUDA_SUCCESS;
+        rc = CUDA_ERROR_INVALID_HANDLE;
+    else if (!sim_ctx_live(ev->ctx))
+        rc = CUDA_ERROR_INVALID_CONTEXT;
+    else
+        *done = ev->done_ns;
+    sim_unlock();
+    return rc;
 }
 
 SIM_API CUresult CUDAAPI cuEventCreate(CUevent *phEvent, unsigned int Flags)
@@ -107,12 +112,8 @@ SIM_API CUresult CUDAAPI cuEventQuery(CUevent hEvent)
     CUresult rc;
 
     SIM_ENTER(cuEventQuery);
-    sim_lock();
     rc = sim_event_done_ns(hEvent, &done);
-    sim_unlock();
-    if (rc == CUDA_SUCCESS && sim_now_ns() < done)
-        rc = CUDA_ERROR_NOT_READY;
-    return rc;
+    return rc == CUDA_SUCCESS && sim_now_ns() < done ? CUDA_ERROR_NOT_READY : rc;
 }
 
 SIM_API CUresult CUDAAPI cuEventSynchronize(CUevent hEvent)
@@ -121,9 +122,7 @@ SIM_API CUresult CUDAAPI cuEventSynchronize(CUevent hEvent)
     CUresult rc;
 
     SIM_ENTER(cuEventSynchronize);
-    sim_lock();
     rc = sim_event_done_ns(hEvent, &done);
-    sim_unlock();
     if (rc == CUDA_SUCCESS)
         sim_sleep_until(done);
     return rc;
