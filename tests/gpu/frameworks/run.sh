@@ -53,7 +53,7 @@ go() {
 wanted() {
 	local s=${1%%/*}
 	[ -z "${ONLY:-}" ] && [ "${s#gserver}" = "$s" ] && [ "${s%-q[0-9]*}" = "$s" ] && return 0
-	case " $ONLY " in *" ${1%%/*} "*) return 0 ;; esac
+	case " ${ONLY:-} " in *" ${1%%/*} "*) return 0 ;; esac
 	return 1
 }
 
