@@ -143,6 +143,10 @@ struct cs_ring {
 	_Atomic uint64_t high_active_ns;  /* a high member was last granted the
 	                                   * token (0: never, or only members
 	                                   * older than this field were) */
+	_Atomic uint32_t high_launches_x16; /* high members' launches between
+	                                     * synchronizes, a moving average
+	                                     * times 16 */
+	uint32_t reserved_ring0;
 };
 
 struct cs_member {

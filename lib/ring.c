@@ -269,7 +269,10 @@ void ring_forget(struct cs_file *f, unsigned slot)
 
 void ring_synced(struct ring_member *m)
 {
-	atomic_store(&m->synced_launches, atomic_load(&m->launches));
+	uint64_t launches = atomic_load(&m->launches);
+	uint64_t before = atomic_exchange(&m->synced_launches, launches);
+	if (m->cfg.priority == PRIORITY_HIGH && launches > before)
+		ring_high_launches(m->ring, launches - before);
 	if (m->cfg.priority == PRIORITY_HIGH && atomic_load(&m->open)) {
 		ring_futex_bump(&m->me->agent_seq);
 	} else if (atomic_load_explicit(&m->lend_armed, memory_order_relaxed) &&
@@ -281,12 +284,22 @@ void ring_synced(struct ring_member *m)
 	}
 }
 
-/* Nonzero while a high member has been granted the token within the last
- * HIGH_ACTIVE_NS: then normal and low members bound their queues. */
 int ring_high_active(const struct ring_member *m, uint64_t now)
 {
 	uint64_t seen = atomic_load_explicit(&m->ring->high_active_ns, memory_order_relaxed);
-	return m->cfg.high_queue > 0 && seen != 0 && now - seen < HIGH_ACTIVE_NS;
+	uint32_t per_hold = atomic_load_explicit(&m->ring->high_launches_x16, memory_order_relaxed);
+	return m->cfg.high_queue > 0 && seen != 0 && now - seen < HIGH_ACTIVE_NS &&
+	       per_hold <= HIGH_FEW_LAUNCHES * 16;
+}
+
+void ring_high_launches(struct cs_ring *r, uint64_t launches)
+{
+	/* avg += (launches - avg) / 4, in sixteenths; several high members
+	 * may race here, and either update is as good as the other. */
+	uint64_t n = launches < 100000 ? launches : 100000;
+	uint32_t avg = atomic_load_explicit(&r->high_launches_x16, memory_order_relaxed);
+	atomic_store_explicit(&r->high_launches_x16, (uint32_t)(avg - avg / 4 + n * 4),
+			      memory_order_relaxed);
 }
 
 int ring_holding(const struct ring_member *m)

@@ -17,6 +17,12 @@
  * members keep their queues bounded (ring_config.high_queue) until it has
  * been away this long. */
 #define HIGH_ACTIVE_NS (1000 * MS)
+/* ... and while the high member launches at most this many kernels between
+ * its synchronizes (on average): a request that is a CUDA graph or a few
+ * kernels waits behind the queue ahead of it. One of many launches is
+ * CPU-bound: the other member's queue runs while it launches, and a bound
+ * would cost that member its throughput for no gain in latency. */
+#define HIGH_FEW_LAUNCHES 8
 
 /* Sleeps on a futex word in the shared file while it still holds seen. */
 void ring_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);
@@ -37,9 +43,13 @@ int ring_class_of(const struct cs_member *c);
 int ring_high_over_budget(struct cs_ring *r, const struct ring_config *cfg, uint64_t now,
 			  uint64_t extra_ns);
 
-/* Nonzero while a high member is active (HIGH_ACTIVE_NS) and this member
- * bounds its queue meanwhile (cfg.high_queue > 0). */
+/* Nonzero while this member must bound its queue (cfg.high_queue > 0): a
+ * high member is active (HIGH_ACTIVE_NS) and makes few launches between
+ * its synchronizes (HIGH_FEW_LAUNCHES). */
 int ring_high_active(const struct ring_member *m, uint64_t now);
+
+/* A high member synchronized after `launches` launches. */
+void ring_high_launches(struct cs_ring *r, uint64_t launches);
 
 /* Adds a high member's finished hold to the window. */
 void ring_high_account(struct cs_ring *r, uint64_t now, uint64_t held_ns);

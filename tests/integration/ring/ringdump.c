@@ -43,8 +43,9 @@ int main(int argc, char **argv)
 		printf("ring holder=-");
 	else
 		printf("ring holder=%u", holder);
-	printf(" handoffs=%llu overruns=%llu revocations=%llu\n", ld(&r->handoffs),
-	       ld(&r->overruns), ld(&r->revocations));
+	printf(" handoffs=%llu overruns=%llu revocations=%llu high_launches_x16=%u\n",
+	       ld(&r->handoffs), ld(&r->overruns), ld(&r->revocations),
+	       (unsigned)atomic_load(&r->high_launches_x16));
 	for (unsigned i = 0; i < CS_MEMBERS_MAX; i++) {
 		struct cs_member *m = &g.map->members[i];
 		if (m->pid == 0)

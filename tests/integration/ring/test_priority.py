@@ -119,11 +119,12 @@ def queue_depths(ks, pid):
     return out
 
 
-def deep_beside_high_pulse(high_queue):
+def deep_beside_high_pulse(high_queue, burst=1):
     """A normal member that keeps 200 ms of kernels queued, and a high pulse
-    beside it for 2 s. Returns the normal member's queue depths before the
+    (burst kernels every 5 ms) beside it for 2 s. Returns the normal member's queue depths before the
     pulse began, while it ran (from its first kernel's start to its last
-    kernel's end) and from 1.5 s after it ended. (The simulated driver runs
+    kernel's end) and from 1.5 s after it ended, and the ring's average of
+    the high member's launches between synchronizes. (The simulated driver runs
     each process's kernels on its own clock, so the pulse's latency says
     nothing here; the GPU suite measures it.)"""
     box = harness.Sandbox("hq-%d" % high_queue)
@@ -132,7 +133,8 @@ def deep_beside_high_pulse(high_queue):
         normal = box.spawn([DEEP, "10", "1000", "200"], **env)
         assert harness.wait_for(lambda: any(k[0] == normal.pid for k in box.kernels()),
                                 timeout=30), "normal runs"
-        high = box.spawn([PULSE, "2", "5000", "200"], CUSLICE_PRIORITY="high", **env)
+        high = box.spawn([PULSE, "2", "5000", str(200 // burst), str(burst)],
+                         CUSLICE_PRIORITY="high", **env)
         _, herr = high.communicate(timeout=90)
         assert high.returncode == 0, herr
         _, nerr = normal.communicate(timeout=90)
@@ -146,7 +148,8 @@ def deep_beside_high_pulse(high_queue):
         # pulse took the token (one launch of a single-threaded program).
         during = [d for q, d in depths if t0 < q <= t1][1:]
         after = [d for q, d in depths if q > t1 + 1_500_000_000]
-        return before, during, after
+        per_sync = ring_of(box)["ring"]["high_launches_x16"] / 16
+        return before, during, after, per_sync
     finally:
         box.cleanup()
 
@@ -158,7 +161,8 @@ def test_queue_bounded_beside_a_high_member():
     kernels unfinished. Before the high member came, and once it has been
     gone for a while, the same member queues freely."""
     k = 2
-    before, during, after = deep_beside_high_pulse(k)
+    before, during, after, per_sync = deep_beside_high_pulse(k)
+    assert per_sync == 1, per_sync  # one kernel per request: a bound helps
     assert before and max(before) > 20, ("unbounded before the pulse", before[-5:])
     assert len(during) > 50, len(during)
     assert max(during) <= k - 1, (
@@ -170,10 +174,19 @@ def test_queue_bounded_beside_a_high_member():
           % (max(before), max(during), len(during), max(after) if after else "-"))
 
 
+def test_queue_unbounded_beside_a_high_member_of_many_launches():
+    """A high member that submits each request in many launches (here 20, as
+    an eager framework does) is CPU-bound: the other member's queue runs while
+    it launches, so the queue is not bounded for it (ring.md)."""
+    _, during, _, per_sync = deep_beside_high_pulse(2, burst=20)
+    assert per_sync > 8, per_sync  # the ring saw a high member of many launches
+    assert during and max(during) > 20, max(during or [0])
+
+
 def test_queue_unbounded_with_high_queue_0():
     """The control: CUSLICE_HIGH_QUEUE=0 leaves the normal member's queue as
     deep as it makes it, so the check above fails for it."""
-    _, during, _ = deep_beside_high_pulse(0)
+    _, during, _, _ = deep_beside_high_pulse(0)
     assert during and max(during) > 20, max(during or [0])
 
 
