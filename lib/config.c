@@ -77,7 +77,7 @@ static const struct var vars[] = {
 	    "Most GPU time (percent over a 1 s window) high members take while others wait." },
 	  KIND_UINT, OFF(high_max_share), NULL, 1, 100 },
 	{ { "CUSLICE_HIGH_QUEUE", "0..16", "2",
-	    "While a high member is active, at most this many of a normal or low member's launches stay queued. 0: no bound." },
+	    "While a high member of few launches per request is active, at most this many of a normal or low member's launches stay queued. 0: no bound." },
 	  KIND_UINT, OFF(high_queue), NULL, 0, 16 },
 	{ { "CUSLICE_RING", "on|off", "on",
 	    "Time slicing through the token ring; off keeps only memory caps and tracing." },
