@@ -287,9 +287,9 @@ void ring_synced(struct ring_member *m)
 int ring_high_active(const struct ring_member *m, uint64_t now)
 {
 	uint64_t seen = atomic_load_explicit(&m->ring->high_active_ns, memory_order_relaxed);
-	uint32_t per_hold = atomic_load_explicit(&m->ring->high_launches_x16, memory_order_relaxed);
+	uint32_t per_sync = atomic_load_explicit(&m->ring->high_launches_x16, memory_order_relaxed);
 	return m->cfg.high_queue > 0 && seen != 0 && now - seen < HIGH_ACTIVE_NS &&
-	       per_hold <= HIGH_FEW_LAUNCHES * 16;
+	       per_sync <= HIGH_FEW_LAUNCHES * 16;
 }
 
 void ring_high_launches(struct cs_ring *r, uint64_t launches)

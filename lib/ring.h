@@ -53,9 +53,10 @@ struct ring_ops {
 enum {
 	RING_CLOSED = 0,
 	RING_OPEN = 1,          /* we hold the token: launches take the fast path */
-	RING_OPEN_BOUNDED = 2,  /* we hold the token, but a high member is active:
-				 * each launch takes the slow path, which keeps at
-				 * most cfg.high_queue of ours queued (gate.c) */
+	RING_OPEN_BOUNDED = 2,  /* we hold the token, but a high member of few
+				 * launches per request is active: each launch
+				 * takes the slow path, which keeps at most
+				 * cfg.high_queue of ours queued (gate.c) */
 };
 
 struct ring_member {
