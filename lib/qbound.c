@@ -18,13 +18,10 @@ void qbound_init(struct qbound *q)
 {
 	memset(q, 0, sizeof(*q));
 	pthread_mutex_init(&q->lock, NULL);
-}
-
-static int usable(void)
-{
 	const struct gpu_driver *d = gpu_driver();
-	return d->event_new != NULL && d->event_record != NULL && d->event_done != NULL &&
-	       d->event_free != NULL;
+	/* A driver table without events bounds nothing, from the start. */
+	q->broken = d->event_new == NULL || d->event_record == NULL || d->event_done == NULL ||
+		    d->event_free == NULL;
 }
 
 /* Lock held. Stops bounding for good: a driver that refuses events once
@@ -75,7 +72,7 @@ static int push(struct qbound *q, void *stream, int ptsz)
 enum qbound_verdict qbound_admit(struct qbound *q, unsigned k, uint64_t launches, void *stream,
 				 int ptsz)
 {
-	if (k == 0 || q->broken || !usable())
+	if (k == 0 || q->broken)
 		return QB_PASS;
 	void *ctx = gpu_driver()->context();
 	pthread_mutex_lock(&q->lock);

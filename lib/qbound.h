@@ -34,7 +34,8 @@ struct qbound {
 	unsigned head, count;        /* marks not yet seen finished */
 	uint64_t marked_launches;    /* the member's launch count at our last mark */
 	int drain_first;             /* the oldest mark must finish before any launch */
-	int broken;                  /* the driver refused events: bound nothing */
+	int broken;                  /* the driver has no events or refused them:
+	                              * bound nothing */
 };
 
 enum qbound_verdict {
