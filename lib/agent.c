@@ -449,7 +449,7 @@ static void *agent_main(void *arg)
 		pthread_mutex_lock(&m->yield_lock);
 		publish_stats(m, now, &next_hist); /* hold_start_ns: yield_lock */
 		int bounded = RING_OPEN_BOUNDED;
-		if (!ring_high_active(m, now)) /* no high member of few launches now */
+		if (!ring_queue_bounded(m, now))
 			atomic_compare_exchange_strong(&m->open, &bounded, RING_OPEN);
 		if (atomic_load(&m->open))
 			pause = hold_step(m, now);

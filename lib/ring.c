@@ -284,7 +284,7 @@ void ring_synced(struct ring_member *m)
 	}
 }
 
-int ring_high_active(const struct ring_member *m, uint64_t now)
+int ring_queue_bounded(const struct ring_member *m, uint64_t now)
 {
 	uint64_t seen = atomic_load_explicit(&m->ring->high_active_ns, memory_order_relaxed);
 	uint32_t per_sync = atomic_load_explicit(&m->ring->high_launches_x16, memory_order_relaxed);
@@ -350,7 +350,7 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	int mode = RING_OPEN;
 	if (m->cfg.priority == PRIORITY_HIGH)
 		atomic_store(&m->ring->high_active_ns, now);
-	else if (ring_high_active(m, now))
+	else if (ring_queue_bounded(m, now))
 		mode = RING_OPEN_BOUNDED;
 	atomic_store(&m->open, mode);
 	ring_futex_bump(&me->agent_seq); /* start the slice clock */

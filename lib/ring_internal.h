@@ -46,7 +46,7 @@ int ring_high_over_budget(struct cs_ring *r, const struct ring_config *cfg, uint
 /* Nonzero while this member must bound its queue (cfg.high_queue > 0): a
  * high member is active (HIGH_ACTIVE_NS) and makes few launches between
  * its synchronizes (HIGH_FEW_LAUNCHES). */
-int ring_high_active(const struct ring_member *m, uint64_t now);
+int ring_queue_bounded(const struct ring_member *m, uint64_t now);
 
 /* A high member synchronized after `launches` launches. */
 void ring_high_launches(struct cs_ring *r, uint64_t launches);
