@@ -138,9 +138,9 @@ row("MLP pair p99 step ms, cuslice 1:1", lambda r: max(float(kv["p99_ms"]) for k
 
 def server_rows(kind, what):
     """The server's latency and the trainer's rate beside it (kind: server
-    or gserver, the graph-replaying one): natively, under cuslice (the
-    trainer's queue bounded, the default) and, where run, under cuslice
-    without the bound (kind-q0)."""
+    or gserver, the graph-replaying one): natively, under cuslice with the
+    trainer's default CUSLICE_HIGH_QUEUE and, where run, with
+    CUSLICE_HIGH_QUEUE=N (kind-qN)."""
     def lat(scen, q):
         return lambda r: float(res[(scen, r)]["s"][q])
 

@@ -121,12 +121,13 @@ def queue_depths(ks, pid):
 
 def deep_beside_high_pulse(high_queue, burst=1):
     """A normal member that keeps 200 ms of kernels queued, and a high pulse
-    (burst kernels every 5 ms) beside it for 2 s. Returns the normal member's queue depths before the
-    pulse began, while it ran (from its first kernel's start to its last
-    kernel's end) and from 1.5 s after it ended, and the ring's average of
-    the high member's launches between synchronizes. (The simulated driver runs
-    each process's kernels on its own clock, so the pulse's latency says
-    nothing here; the GPU suite measures it.)"""
+    (burst kernels every 5 ms) beside it for 2 s. Returns the normal
+    member's queue depths before the pulse began, while it ran (from its
+    first kernel's start to its last kernel's end) and from 1.5 s after it
+    ended, and the ring's average of the high member's launches between
+    synchronizes. (The simulated driver runs each process's kernels on its
+    own clock, so the pulse's latency says nothing here; the GPU suite
+    measures it.)"""
     box = harness.Sandbox("hq-%d" % high_queue)
     try:
         env = {"CUSLICE_HIGH_QUEUE": high_queue}
