@@ -74,6 +74,7 @@ static uint64_t account_hold(struct ring_member *m, uint64_t end)
 	atomic_fetch_add(&me->held_ns, held);
 	uint64_t vt = atomic_fetch_add(&me->vtime_ns, charged / (m->cfg.weight ? m->cfg.weight : 1)) +
 		      charged / (m->cfg.weight ? m->cfg.weight : 1);
+	ring_vclock_raise(m->ring, vt);
 	if (m->cfg.priority == PRIORITY_HIGH)
 		ring_high_account(m->ring, end, held);
 	timeline_add(m->tl, m->cfg.ordinal, m->borrowed_from ? TL_BACKFILL : TL_HOLD,

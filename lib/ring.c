@@ -58,7 +58,8 @@
  * long kernels are charged and weights give proportional shares, and never
  * past the moment the token was taken from a member that was stopped. A
  * member that starts waiting lifts its vtime to the smallest vtime of the
- * members already busy less the lag it had when it went idle (at most two
+ * members already busy (ring.vclock_ns, the largest vtime granted or
+ * charged, when none is) less the lag it had when it went idle (at most two
  * slices; none after a revocation): idling earns nothing, and what a member
  * was owed while busy is kept. The rule and its proof sketch are in
  * docs/ring.md, "Charging".
@@ -213,9 +214,7 @@ int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now
 		return 0;
 	if (next >= 0) {
 		struct cs_member *c = &m->g->map->members[next];
-		uint64_t vt = atomic_load(&c->vtime_ns);
-		if (vt > atomic_load(&r->vclock_ns))
-			atomic_store(&r->vclock_ns, vt);
+		ring_vclock_raise(r, atomic_load(&c->vtime_ns));
 		atomic_fetch_add(&r->handoffs, 1);
 		ring_futex_bump(&c->grant_seq);
 	}
@@ -356,6 +355,13 @@ static void open_gate(struct ring_member *m, uint64_t token, uint64_t waited_fro
 	ring_futex_bump(&me->agent_seq); /* start the slice clock */
 }
 
+void ring_vclock_raise(struct cs_ring *r, uint64_t vt)
+{
+	uint64_t seen = atomic_load(&r->vclock_ns);
+	while (vt > seen && !atomic_compare_exchange_weak(&r->vclock_ns, &seen, vt))
+		;
+}
+
 uint64_t ring_busy_floor(const struct ring_member *m)
 {
 	struct cs_file *f = m->g->map;
@@ -377,11 +383,12 @@ uint64_t ring_lag_cap(const struct ring_member *m)
 	return 2 * m->cfg.slice_ns;
 }
 
-/* Lifts our vtime to the smallest vtime of the members already busy, less
- * the lag we were owed when we last went idle (at most two slices): idling
- * earns nothing, what we were owed while busy is kept, and a member that
- * slept for long (or was stopped) comes back at its fair position instead
- * of monopolising the GPU. */
+/* Lifts our vtime to the smallest vtime of the members already busy (the
+ * ring's virtual time when none is), less the lag we were owed when we last
+ * went idle (at most two slices): idling earns nothing, what we were owed
+ * while busy is kept, and a member that slept for long (or was stopped), or
+ * joins while the ring is idle, comes back at its fair position instead of
+ * monopolising the GPU until its vtime catches up with the others'. */
 static void catch_up_vtime(struct ring_member *m)
 {
 	pthread_mutex_lock(&m->yield_lock);
@@ -395,8 +402,10 @@ static void catch_up_vtime(struct ring_member *m)
 	if (busy)
 		return;
 	uint64_t floor = ring_busy_floor(m);
+	if (floor == UINT64_MAX)
+		floor = atomic_load(&m->ring->vclock_ns);
 	uint64_t lag = atomic_load(&m->lag_ns);
-	if (floor == UINT64_MAX || floor < lag)
+	if (floor < lag)
 		return;
 	floor -= lag;
 	if (atomic_load(&m->me->vtime_ns) < floor)

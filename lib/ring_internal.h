@@ -69,6 +69,10 @@ int ring_pick_next(const struct ring_member *m, uint64_t now, int *cls, uint64_t
 int ring_pass_token(struct ring_member *m, uint64_t from, int next, uint64_t now,
 		    unsigned lender);
 
+/* Raises the ring's virtual time (ring.vclock_ns, the largest vtime a
+ * member was granted the token or charged at) to vt. */
+void ring_vclock_raise(struct cs_ring *r, uint64_t vt);
+
 /* The smallest vtime of the other members that wait or hold (UINT64_MAX
  * when none does). */
 uint64_t ring_busy_floor(const struct ring_member *m);

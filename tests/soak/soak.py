@@ -152,7 +152,7 @@ class Soak:
         except OSError:
             return None
         parts = lines[-1].split() if lines else []
-        if len(parts) != 4:
+        if len(parts) != 5:  # pid start end device queued (tests/simcuda)
             return None
         pid = int(parts[0])
         return next((m for m in self.members if m.pid == pid), None)

@@ -96,6 +96,46 @@ def test_paused_holder_rejoins_at_its_fair_position():
         box.cleanup()
 
 
+def test_member_joining_an_idle_ring_is_not_owed_the_past():
+    """A member that joins while no member is busy starts at the ring's
+    virtual time, not at 0. Here A and B share the GPU for a while (their
+    vtimes grow), B idles on the CPU, A exits, so nobody holds or waits as
+    C joins. When B comes back, C may run about a slice before B, not the
+    half second of GPU time B was charged earlier (before the fix C kept
+    the token until its vtime caught up with B's: about 250 kernels)."""
+    box = harness.Sandbox("idlejoin")
+    try:
+        env = tl_env(box, CUSLICE_SLICE_MS=10)
+        start = "%.3f" % (time.time() + 0.5)
+        a = box.spawn([SPIN, "--seconds", "1.5", "--work", "2000", "--start-at", start], **env)
+        b = box.spawn([GAPPY, "4", "250", "2000", "2500000", start], **env)
+        finish([a])
+        c = box.spawn([SPIN, "--seconds", "3", "--work", "2000"], **env)
+        finish([b, c])
+        ks = box.kernels()
+        mine = {p.pid: sorted(s for pid, s, _ in ks if pid == p.pid) for p in (a, b, c)}
+        step1_end = max(s for s in mine[b.pid] if s < mine[a.pid][-1] + 1)
+        # The case under test: B went idle while A ran on, and C's first
+        # kernel came after A left and before B's next step.
+        assert mine[a.pid][-1] > step1_end, "setup: B's first step outlasted A"
+        assert mine[c.pid][0] > mine[a.pid][-1], "setup: C started before A left"
+        step2 = [s for s in mine[b.pid] if s > mine[c.pid][0]]
+        assert step2, "setup: B's second step came before C joined"
+        by_pid = timeline.load_all(timeline.files(box))
+        charged_intervals_are_disjoint(by_pid)
+        waits = [(t0, t1) for t0, t1, _ in timeline.spans(by_pid[b.pid], "wait")
+                 if mine[c.pid][0] < t0 and t1 <= step2[0]]
+        assert waits, "no wait of B before its second step"
+        w0, w1 = waits[-1]
+        ran = sum(1 for s in mine[c.pid] if w0 <= s < w1)
+        print("# C ran %d kernels while B waited %.0f ms" % (ran, (w1 - w0) / 1e6))
+        # A slice (5 kernels) plus the lag a member keeps (two slices) and
+        # the hand-off, with room: far below the 250 of an owed half second.
+        assert ran <= 50, ("C ran %d kernels while B waited %.0f ms" % (ran, (w1 - w0) / 1e6))
+    finally:
+        box.cleanup()
+
+
 def weighted_gappy_pair(box, backfill_us):
     slice_ms = 10
     env = tl_env(box, CUSLICE_SLICE_MS=slice_ms, CUSLICE_BACKFILL_US=backfill_us)
