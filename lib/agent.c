@@ -323,6 +323,33 @@ static int owed_a_slice(const struct ring_member *m, uint64_t now, uint64_t wait
 	return mine + m->cfg.slice_ns / w < waiter_vtime;
 }
 
+/* Picks the best waiter (its class and vtime in *best_cls, *best_vt; ours
+ * in *my_cls) and moves the start of charging (m->contested says which):
+ * while nobody of our class or a higher one waits, to now, since time no
+ * one else wanted is free (a loan excepted: the lender will want it back);
+ * once one does, back to the moment the first such waiter started
+ * waiting. Returns the best waiter's slot, or -1. */
+static int contest(struct ring_member *m, uint64_t now, int *best_cls, uint64_t *best_vt,
+		   int *my_cls)
+{
+	int best = ring_pick_next(m, now, best_cls, best_vt, 0);
+	*my_cls = ring_effective_class(m, m->me, now);
+	if (*my_cls == PRIORITY_HIGH &&
+	    ring_high_over_budget(m->ring, &m->cfg, now, now - m->hold_start_ns))
+		*my_cls = PRIORITY_LOW;
+	if (best < 0 || *best_cls < *my_cls) {
+		if (!m->borrowed_from)
+			m->charge_from_ns = now;
+		m->contested = 0;
+	} else if (!m->contested) {
+		uint64_t since = atomic_load(&m->g->map->members[best].wait_since_ns);
+		if (since > m->charge_from_ns && since <= now && !m->borrowed_from)
+			m->charge_from_ns = since;
+		m->contested = 1;
+	}
+	return best;
+}
+
 /* One step of a holder's agent. Returns how long to sleep (0: step again).
  * Runs with yield_lock held, so an acquirer of this process never sees a
  * half-finished hand-off. */
@@ -336,35 +363,19 @@ static uint64_t hold_step(struct ring_member *m, uint64_t now)
 	m->seen_held_ns = now;
 	if (loan_step(m, now))
 		return 0;
-	int best_cls;
+	int best_cls, my_cls;
 	uint64_t best_vt;
-	int best = ring_pick_next(m, now, &best_cls, &best_vt, 0);
-	int my_cls = ring_effective_class(m, m->me, now);
-	if (my_cls == PRIORITY_HIGH &&
-	    ring_high_over_budget(m->ring, &m->cfg, now, now - m->hold_start_ns))
-		my_cls = PRIORITY_LOW;
+	int best = contest(m, now, &best_cls, &best_vt, &my_cls);
 	uint64_t poll = m->cfg.priority == PRIORITY_HIGH ? HIGH_POLL_NS : POLL_NS;
 	uint64_t slice_end = m->slice_end_ns;
-	if (best < 0 || best_cls < my_cls) {
-		/* Uncontested, or only lower classes wait: nothing is charged
-		 * (except a loan: the lender will want it back); a lower class
-		 * gets the GPU only when we are idle. */
-		if (!m->borrowed_from)
-			m->charge_from_ns = now;
-		m->contested = 0;
+	if (!m->contested) {
+		/* A lower class gets the GPU only when we are idle. */
 		atomic_store(&m->lend_armed, 0);
 		if (best >= 0 && holder_idle(m, now, now + m->cfg.slice_ns)) {
 			yield_token(m, 1, -1);
 			return 0;
 		}
 		return best < 0 ? 100 * MS : poll;
-	}
-	if (!m->contested) {
-		/* Charging starts when the first waiter started waiting. */
-		uint64_t since = atomic_load(&m->g->map->members[best].wait_since_ns);
-		if (since > m->charge_from_ns && since <= now && !m->borrowed_from)
-			m->charge_from_ns = since;
-		m->contested = 1;
 	}
 	if (now >= slice_end && best_cls == my_cls && keeps_turn(m, now, best_vt)) {
 		/* Still owed time (a heavier weight): charge this slice, start
@@ -550,6 +561,9 @@ void ring_member_stop(struct ring_member *m)
 		atomic_store(&m->my_token, NO_TOKEN);
 		wait_inflight(m);
 		uint64_t now = ring_now_ns();
+		int best_cls, my_cls;
+		uint64_t best_vt;
+		contest(m, now, &best_cls, &best_vt, &my_cls); /* since the agent's last step */
 		account_hold(m, now);
 		ring_hand_off(m, token, now);
 	}

@@ -96,6 +96,26 @@ def test_paused_holder_rejoins_at_its_fair_position():
         box.cleanup()
 
 
+def test_a_member_alone_is_charged_nothing():
+    """Time no one else wanted is free, to the end: a member that never had
+    anyone waiting is charged 0, its last hold (ended as it exits) included.
+    Before the fix the exit charged the time since its agent's last step,
+    up to the 100 ms an uncontested agent sleeps."""
+    box = harness.Sandbox("alone")
+    try:
+        for _ in range(3):
+            p = box.spawn([SPIN, "--seconds", "0.5", "--work", "1000"], **tl_env(box))
+            finish([p])
+        by_pid = timeline.load_all(timeline.files(box))
+        assert len(by_pid) == 3, sorted(by_pid)
+        for pid, ev in by_pid.items():
+            holds = timeline.spans(ev, "hold", "backfill")
+            assert holds, ("no hold recorded", pid)
+            assert timeline.charged(ev) == 0, (pid, [a for _, _, a in holds])
+    finally:
+        box.cleanup()
+
+
 def test_member_joining_an_idle_ring_is_not_owed_the_past():
     """A member that joins while no member is busy starts at the ring's
     virtual time, not at 0. Here A and B share the GPU for a while (their
